@@ -1,0 +1,108 @@
+package localdev
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/localdev/localdev/internal/routes"
+)
+
+// ServeHTTP checks the client, then proxies a routed name to its app, or
+// answers with the dashboard, the 404 page or the 502 page.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !h.peerAllowed(r) {
+		return h.refuse(w, r)
+	}
+	if r.TLS != nil && !r.TLS.HandshakeComplete {
+		return tooEarly(w)
+	}
+	host, ok := routes.NormalizeHost(r.Host)
+	ours := ok && routes.InDomain(host, h.domain)
+	var route *routes.Route
+	if ours {
+		route = table.Lookup(host)
+	}
+	switch {
+	case route != nil:
+		return h.proxy(w, r, route)
+	case h.Fallthrough:
+		return next.ServeHTTP(w, r)
+	case ours && host == h.domain:
+		return h.serveDashboard(w, r)
+	default:
+		return h.serveNotFound(w, r, host, ours)
+	}
+}
+
+// proxy sends the request to the route's app through Caddy's reverse proxy.
+func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Route) error {
+	if r.Header.Get(hopHeader) == hopToken {
+		return h.serveLoop(w, r, route)
+	}
+	h.noteOrigin(r)
+	r.Header.Set(hopHeader, hopToken)
+	caddyhttp.SetVar(r.Context(), routeVar, route)
+	start := time.Now()
+	proxy := h.plain
+	if route.Target.TLS {
+		proxy = h.secure
+	}
+	err := proxy.ServeHTTP(w, r, noNext)
+	if err != nil && appDown(err) {
+		return h.serveAppDown(w, r, route, time.Since(start), err)
+	}
+	return err
+}
+
+// noNext ends the embedded proxy's handler chain.
+var noNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+
+// appDown reports whether the proxy failed because nothing answered at
+// the target, before anything was written to the client.
+func appDown(err error) bool {
+	var dialErr reverseproxy.DialError
+	if errors.As(err, &dialErr) {
+		return true
+	}
+	var herr caddyhttp.HandlerError
+	return errors.As(err, &herr) && herr.StatusCode == http.StatusServiceUnavailable
+}
+
+// noteOrigin remembers the scheme and port this handler is reached on, so
+// that route URLs shown elsewhere (the admin API) match what browsers use.
+func (h *Handler) noteOrigin(r *http.Request) {
+	o := requestOrigin(r)
+	if cur := h.origin.Load(); cur == nil || *cur != o {
+		h.origin.Store(&o)
+		origins.set(h.domain, o)
+	}
+}
+
+// tooEarly answers TLS early data, which could be replayed, with 425.
+func tooEarly(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusTooEarly)
+	_, _ = w.Write([]byte("localdev: retry after the TLS handshake completes\n"))
+	return nil
+}
+
+// sampled returns a logger that writes the first few entries each second
+// and then one in a hundred, so a flood of refusals cannot flood the log.
+func sampled(logger *zap.Logger) *zap.Logger {
+	return logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, time.Second, 5, 100)
+	}))
+}
+
+// replacer returns the request's placeholder replacer.
+func replacer(r *http.Request) *caddy.Replacer {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	return repl
+}

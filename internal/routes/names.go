@@ -1,0 +1,131 @@
+// Package routes holds localdev's route table: names, targets, matching and
+// the copy-on-write table that the request path reads without a lock. It
+// imports nothing from Caddy, so it can be fuzzed and benchmarked alone.
+package routes
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// DefaultDomain is the domain names live under unless configured otherwise.
+const DefaultDomain = "localhost"
+
+// maxNameLength is the longest DNS name we accept.
+const maxNameLength = 253
+
+// NormalizeDomain returns domain in the form names are compared in:
+// lowercase punycode, without a leading or trailing dot.
+func NormalizeDomain(domain string) (string, error) {
+	d := strings.TrimSuffix(strings.TrimPrefix(domain, "."), ".")
+	if d == "" {
+		return "", fmt.Errorf("domain %q is empty", domain)
+	}
+	if strings.Contains(d, "*") {
+		return "", fmt.Errorf("domain %q must not contain a wildcard", domain)
+	}
+	ascii, err := toASCII(d)
+	if err != nil {
+		return "", fmt.Errorf("domain %q: %v", domain, err)
+	}
+	return ascii, nil
+}
+
+// NormalizeName turns a route name as a user writes it into its full form
+// under domain: "app" becomes "app.localhost", "*.shop" becomes
+// "*.shop.localhost", and "docs.localhost" stays. A dotted name that does
+// not end in the domain (such as "github.com") belongs to someone else and
+// is an error. The domain must already be normalised.
+func NormalizeName(name, domain string) (string, error) {
+	raw := name
+	name = strings.TrimSuffix(name, ".")
+	wildcard := strings.HasPrefix(name, "*.")
+	base := strings.TrimPrefix(name, "*.")
+	if base == "" {
+		return "", fmt.Errorf("route name %q is empty", raw)
+	}
+	if strings.Contains(base, "*") {
+		return "", fmt.Errorf("route name %q: a wildcard may only be the whole first label, as in *.shop", raw)
+	}
+	ascii, err := toASCII(base)
+	if err != nil {
+		return "", fmt.Errorf("route name %q: %v", raw, err)
+	}
+	full, err := underDomain(ascii, domain)
+	if err != nil {
+		return "", fmt.Errorf("route name %q: %v", raw, err)
+	}
+	if wildcard {
+		full = "*." + full
+	}
+	if len(full) > maxNameLength {
+		return "", fmt.Errorf("route name %q is longer than %d characters", raw, maxNameLength)
+	}
+	return full, nil
+}
+
+// underDomain places an ASCII name under domain, or says why it cannot.
+func underDomain(name, domain string) (string, error) {
+	if InDomain(name, domain) {
+		return name, nil
+	}
+	if strings.Contains(name, ".") {
+		return "", fmt.Errorf("outside the domain %q: localdev only routes names it owns (write %q for a subdomain of %s)",
+			domain, name+"."+domain, domain)
+	}
+	return name + "." + domain, nil
+}
+
+// InDomain reports whether host equals domain or is a subdomain of it.
+// Both must be normalised; it does not allocate.
+func InDomain(host, domain string) bool {
+	if len(host) == len(domain) {
+		return host == domain
+	}
+	n := len(host) - len(domain)
+	return n > 1 && host[n-1] == '.' && host[n:] == domain
+}
+
+// toASCII converts a DNS name to lowercase punycode and checks its labels.
+func toASCII(name string) (string, error) {
+	ascii, err := idnaProfile.ToASCII(strings.ToLower(name))
+	if err != nil {
+		return "", fmt.Errorf("not a valid DNS name: %v", err)
+	}
+	for _, label := range strings.Split(ascii, ".") {
+		if err := checkLabel(label); err != nil {
+			return "", err
+		}
+	}
+	return ascii, nil
+}
+
+// checkLabel enforces the letters-digits-hyphen rule on one label.
+// Underscores are accepted, as dev tools sometimes use them.
+func checkLabel(label string) error {
+	if label == "" {
+		return fmt.Errorf("empty label")
+	}
+	if len(label) > 63 {
+		return fmt.Errorf("label %q is longer than 63 characters", label)
+	}
+	if label[0] == '-' || label[len(label)-1] == '-' {
+		return fmt.Errorf("label %q starts or ends with a hyphen", label)
+	}
+	for i := 0; i < len(label); i++ {
+		if !isNameByte(label[i]) {
+			return fmt.Errorf("label %q has the character %q", label, label[i])
+		}
+	}
+	return nil
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// idnaProfile maps Unicode names to punycode the way browsers do, but
+// without STD3 rules so that underscores stay legal.
+var idnaProfile = idna.New(idna.MapForLookup(), idna.StrictDomainName(false), idna.Transitional(false))

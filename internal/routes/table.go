@@ -1,0 +1,277 @@
+package routes
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Errors that the table's writers return; callers map them to 404 and 409.
+var (
+	ErrNotFound   = errors.New("no such route")
+	ErrConfigured = errors.New("the name is set in the configuration")
+	ErrClaimed    = errors.New("the name is held by another source")
+	ErrMoved      = errors.New("the route points elsewhere now")
+	ErrExists     = errors.New("the name already has a route")
+)
+
+// Table is the process's route table. Reads take no lock: they load an
+// immutable snapshot that writers replace whole (copy-on-write).
+type Table struct {
+	current atomic.Pointer[snapshot]
+
+	mu      sync.Mutex
+	configs map[uint64]map[string]*Route // by owner; a higher owner is a newer configuration
+	runtime map[string]*Route            // folder and API routes; the first claim keeps a name
+	owners  uint64
+}
+
+// snapshot is one immutable state of the table.
+type snapshot struct {
+	exact map[string]*Route
+	wild  map[string]*Route // keyed by the name without its "*."
+	list  []*Route          // sorted by name
+}
+
+// NewTable returns an empty table.
+func NewTable() *Table {
+	t := &Table{configs: make(map[uint64]map[string]*Route), runtime: make(map[string]*Route)}
+	t.current.Store(&snapshot{exact: map[string]*Route{}, wild: map[string]*Route{}})
+	return t
+}
+
+// Lookup returns the route for a normalised host: an exact name first,
+// then the most specific wildcard. It takes no lock and does not allocate.
+func (t *Table) Lookup(host string) *Route {
+	s := t.current.Load()
+	if r := s.exact[host]; r != nil {
+		return r
+	}
+	for h := host; ; {
+		i := strings.IndexByte(h, '.')
+		if i < 0 {
+			return nil
+		}
+		h = h[i+1:]
+		if r := s.wild[h]; r != nil {
+			return r
+		}
+	}
+}
+
+// Get returns the route with exactly this full name ("*.x" for a wildcard).
+func (t *Table) Get(name string) *Route {
+	s := t.current.Load()
+	if base, ok := strings.CutPrefix(name, "*."); ok {
+		return s.wild[base]
+	}
+	return s.exact[name]
+}
+
+// Routes returns every route in effect, sorted by name. The slice is
+// shared: do not modify it.
+func (t *Table) Routes() []*Route { return t.current.Load().list }
+
+// Len returns the number of routes in effect.
+func (t *Table) Len() int { return len(t.current.Load().list) }
+
+// AddConfig adds one configuration's routes and returns its owner ID,
+// which RemoveConfig takes. A later configuration's routes win over an
+// earlier one's, and every configuration wins over the folder and the API.
+func (t *Table) AddConfig(routes []*Route) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.owners++
+	set := make(map[string]*Route, len(routes))
+	for _, r := range routes {
+		r.inherit(t.effective(r.Name))
+		set[r.Name] = r
+	}
+	t.configs[t.owners] = set
+	t.publish()
+	return t.owners
+}
+
+// RemoveConfig drops the routes that AddConfig added under owner.
+func (t *Table) RemoveConfig(owner uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.configs[owner]; !ok {
+		return
+	}
+	delete(t.configs, owner)
+	t.publish()
+}
+
+// Put adds or, with replace, replaces a folder or API route and reports
+// whether it was new. A configured name is ErrConfigured; a name that the
+// other runtime source (or another folder file) holds is ErrClaimed; an
+// existing route without replace is ErrExists.
+func (t *Table) Put(r *Route, replace bool) (created bool, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.configured(r.Name) {
+		return false, fmt.Errorf("%s: %w", r.Name, ErrConfigured)
+	}
+	old := t.runtime[r.Name]
+	if old != nil && !replace {
+		return false, fmt.Errorf("%s: %w (%s to %s)", r.Name, ErrExists, describe(old), old.Target.Raw)
+	}
+	if old != nil && (old.Source != r.Source || old.Origin != r.Origin) {
+		return false, fmt.Errorf("%s: %w (%s)", r.Name, ErrClaimed, describe(old))
+	}
+	r.inherit(old)
+	t.runtime[r.Name] = r
+	t.publishName(r.Name)
+	return old == nil, nil
+}
+
+// Delete removes a runtime route of the given source. With ifTarget set,
+// it removes the route only while it still points there (ErrMoved if not).
+func (t *Table) Delete(name string, source Source, ifTarget string) (*Route, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.runtime[name]
+	switch {
+	case old == nil && t.configured(name):
+		return nil, fmt.Errorf("%s: %w", name, ErrConfigured)
+	case old == nil:
+		return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
+	case old.Source != source:
+		return nil, fmt.Errorf("%s: %w (%s)", name, ErrClaimed, describe(old))
+	case ifTarget != "" && old.Target.Raw != ifTarget:
+		return nil, fmt.Errorf("%s: %w (%s, not %s)", name, ErrMoved, old.Target.Raw, ifTarget)
+	}
+	delete(t.runtime, name)
+	t.publishName(name)
+	return old, nil
+}
+
+// DeleteOrigin removes the runtime route that came from origin (a folder
+// file), if it still holds name.
+func (t *Table) DeleteOrigin(name string, source Source, origin string) *Route {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.runtime[name]
+	if old == nil || old.Source != source || old.Origin != origin {
+		return nil
+	}
+	delete(t.runtime, name)
+	t.publishName(name)
+	return old
+}
+
+func describe(r *Route) string {
+	if r.Origin != "" {
+		return fmt.Sprintf("%s route from %s", r.Source, r.Origin)
+	}
+	return fmt.Sprintf("%s route", r.Source)
+}
+
+// configured reports whether any configuration sets name. Callers hold mu.
+func (t *Table) configured(name string) bool {
+	for _, set := range t.configs {
+		if set[name] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// effective returns the route that wins name now. Callers hold mu.
+func (t *Table) effective(name string) *Route {
+	var best *Route
+	var bestOwner uint64
+	for owner, set := range t.configs {
+		if r := set[name]; r != nil && owner > bestOwner {
+			best, bestOwner = r, owner
+		}
+	}
+	if best != nil {
+		return best
+	}
+	return t.runtime[name]
+}
+
+// publish builds a new snapshot from the claims. Callers hold mu.
+func (t *Table) publish() {
+	winners := make(map[string]*Route, len(t.runtime))
+	for name, r := range t.runtime {
+		winners[name] = r
+	}
+	owners := make([]uint64, 0, len(t.configs))
+	for owner := range t.configs {
+		owners = append(owners, owner)
+	}
+	sort.Slice(owners, func(i, j int) bool { return owners[i] < owners[j] })
+	for _, owner := range owners {
+		for name, r := range t.configs[owner] {
+			winners[name] = r
+		}
+	}
+	t.current.Store(newSnapshot(winners))
+}
+
+// publishName publishes a change to one name: a copy of the current
+// snapshot with that name's winner updated. Callers hold mu.
+func (t *Table) publishName(name string) {
+	old := t.current.Load()
+	s := &snapshot{exact: old.exact, wild: old.wild, list: old.list}
+	winner := t.effective(name)
+	base, wildcard := strings.CutPrefix(name, "*.")
+	if wildcard {
+		s.wild = maps.Clone(old.wild)
+		setOrDelete(s.wild, base, winner)
+	} else {
+		s.exact = maps.Clone(old.exact)
+		setOrDelete(s.exact, name, winner)
+	}
+	s.list = replaceInList(old.list, name, winner)
+	t.current.Store(s)
+}
+
+func setOrDelete(m map[string]*Route, key string, r *Route) {
+	if r == nil {
+		delete(m, key)
+		return
+	}
+	m[key] = r
+}
+
+// replaceInList returns a copy of the sorted list with name's entry set
+// to r, or removed when r is nil.
+func replaceInList(list []*Route, name string, r *Route) []*Route {
+	i, found := slices.BinarySearchFunc(list, name, func(e *Route, n string) int { return strings.Compare(e.Name, n) })
+	out := make([]*Route, 0, len(list)+1)
+	out = append(out, list[:i]...)
+	if r != nil {
+		out = append(out, r)
+	}
+	if found {
+		i++
+	}
+	return append(out, list[i:]...)
+}
+
+func newSnapshot(winners map[string]*Route) *snapshot {
+	s := &snapshot{
+		exact: make(map[string]*Route, len(winners)),
+		wild:  make(map[string]*Route),
+		list:  make([]*Route, 0, len(winners)),
+	}
+	for name, r := range winners {
+		if base, ok := strings.CutPrefix(name, "*."); ok {
+			s.wild[base] = r
+		} else {
+			s.exact[name] = r
+		}
+		s.list = append(s.list, r)
+	}
+	sort.Slice(s.list, func(i, j int) bool { return s.list[i].Name < s.list[j].Name })
+	return s
+}

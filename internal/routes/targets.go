@@ -1,0 +1,127 @@
+package routes
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Target is where a route sends requests: always this machine.
+type Target struct {
+	// Raw is the target as the user wrote it, e.g. "62893" or "https://[::1]:4000".
+	Raw string
+	// TLS is true when the app itself speaks HTTPS ("https://" prefix).
+	TLS bool
+	// Port is the TCP port, or 0 for a Unix socket.
+	Port int
+	// Dials are the addresses to dial, in Caddy's network address form:
+	// "127.0.0.1:62893", "[::1]:62893", "localhost:3000" or "unix//path".
+	// A bare port has two: IPv4 and IPv6 loopback, either of which may answer.
+	Dials []string
+}
+
+// Unix reports whether the target is a Unix socket.
+func (t Target) Unix() bool { return t.Port == 0 }
+
+// BothFamilies reports whether the target is a bare port, tried on both
+// 127.0.0.1 and ::1.
+func (t Target) BothFamilies() bool { return len(t.Dials) == 2 }
+
+// ParseTarget parses a route target: a port ("62893"), a loopback address
+// ("127.0.0.1:3000", "[::1]:4000", "localhost:3000"), a Unix socket
+// ("unix//path/app.sock"), any of them after "https://". Anything that is
+// not this machine is an error: localdev is never an open proxy.
+func ParseTarget(raw string) (Target, error) {
+	t := Target{Raw: raw}
+	rest := raw
+	if scheme, after, ok := strings.Cut(raw, "://"); ok {
+		if !strings.EqualFold(scheme, "https") {
+			return Target{}, fmt.Errorf("target %q: only https:// may come before the address", raw)
+		}
+		t.TLS = true
+		rest = after
+	}
+	if rest == "" {
+		return Target{}, fmt.Errorf("target %q is empty", raw)
+	}
+	if path, ok := strings.CutPrefix(rest, "unix/"); ok {
+		return unixTarget(t, path)
+	}
+	if port, err := parsePort(rest); err == nil {
+		t.Port = port
+		p := strconv.Itoa(port)
+		t.Dials = []string{"127.0.0.1:" + p, "[::1]:" + p}
+		return t, nil
+	} else if isDigits(rest) {
+		return Target{}, fmt.Errorf("target %q: %v", raw, err)
+	}
+	return hostPortTarget(t, rest)
+}
+
+func unixTarget(t Target, path string) (Target, error) {
+	if !strings.HasPrefix(path, "/") {
+		return Target{}, fmt.Errorf("target %q: a Unix socket needs an absolute path, as in unix//run/app.sock", t.Raw)
+	}
+	t.Dials = []string{"unix/" + path}
+	return t, nil
+}
+
+func hostPortTarget(t Target, rest string) (Target, error) {
+	host, portStr, err := net.SplitHostPort(rest)
+	if err != nil {
+		return Target{}, fmt.Errorf("target %q: want a port, a loopback address with a port, or unix//path: %v", t.Raw, err)
+	}
+	port, err := parsePort(portStr)
+	if err != nil {
+		return Target{}, fmt.Errorf("target %q: %v", t.Raw, err)
+	}
+	dialHost, err := loopbackHost(host)
+	if err != nil {
+		return Target{}, fmt.Errorf("target %q: %v", t.Raw, err)
+	}
+	t.Port = port
+	t.Dials = []string{net.JoinHostPort(dialHost, portStr)}
+	return t, nil
+}
+
+// loopbackHost accepts "localhost" and loopback IPs, and returns the host
+// to dial (an IPv4-mapped loopback address becomes plain IPv4).
+func loopbackHost(host string) (string, error) {
+	if strings.EqualFold(host, "localhost") {
+		return "localhost", nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || ip.Zone() != "" {
+		return "", fmt.Errorf("host %q is not this machine: only localhost, 127.0.0.0/8 and ::1 are allowed", host)
+	}
+	ip = ip.Unmap()
+	if !ip.IsLoopback() {
+		return "", fmt.Errorf("host %q is not a loopback address: only localhost, 127.0.0.0/8 and ::1 are allowed", host)
+	}
+	return ip.String(), nil
+}
+
+func parsePort(s string) (int, error) {
+	if !isDigits(s) {
+		return 0, fmt.Errorf("port %q is not a number", s)
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("port %s is out of range 1-65535", s)
+	}
+	return n, nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

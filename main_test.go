@@ -1,0 +1,203 @@
+package localdev
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+	"go.uber.org/zap"
+)
+
+// TestMain runs the tests with HOME and the XDG folders in a temporary
+// folder: Caddy reads them when its packages initialise, before any test
+// could set them, so the test binary runs itself again with them set.
+func TestMain(m *testing.M) {
+	if os.Getenv("LOCALDEV_TEST_HOME") != "" {
+		os.Exit(m.Run())
+	}
+	os.Exit(rerunInTempHome())
+}
+
+func rerunInTempHome() int {
+	home, err := os.MkdirTemp("", "localdev-test-home-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(home)
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(),
+		"LOCALDEV_TEST_HOME="+home,
+		"HOME="+home,
+		"XDG_DATA_HOME="+home+"/data",
+		"XDG_CONFIG_HOME="+home+"/config",
+	)
+	err = cmd.Run()
+	if exit, ok := err.(*exec.ExitError); ok {
+		return exit.ExitCode()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// Test ports: caddytest's admin endpoint is localhost:2999.
+const (
+	httpPort  = 9080
+	httpsPort = 9443
+)
+
+// globals are the global options every test configuration starts with.
+const globals = `
+	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	skip_install_trust
+	grace_period 1s
+`
+
+// httpSite is a plain-HTTP localdev site for names under localhost.
+func httpSite(body string) string {
+	return "{" + globals + "}\n" +
+		"http://localhost:9080, http://*.localhost:9080, http://*.*.localhost:9080 {\n" +
+		"\tbind 127.0.0.1 ::1\n" + body + "\n}\n"
+}
+
+// startCaddy loads a Caddyfile into the test process's Caddy.
+func startCaddy(t testing.TB, caddyfile string) *caddytest.Tester {
+	t.Helper()
+	tester := caddytest.NewTester(t)
+	tester.InitServer(caddyfile, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	return tester
+}
+
+// startApp serves handler on addr ("127.0.0.1:0" or "[::1]:0") and
+// returns its port.
+func startApp(t testing.TB, addr string, handler http.Handler) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s: %v", addr, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// freePort returns a loopback port that nothing listens on.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	return port
+}
+
+// hello is an app that names itself and echoes what it saw.
+func hello(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-App", name)
+		fmt.Fprintf(w, "%s host=%s path=%s", name, r.Host, r.URL.Path)
+	})
+}
+
+// testClient sends every request to Caddy on loopback whatever the URL's
+// host, as a browser would after resolving *.localhost to 127.0.0.1.
+func testClient(dialAddr string) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			_, port, _ := net.SplitHostPort(addr)
+			return dialer.DialContext(ctx, network, net.JoinHostPort(dialAddr, port))
+		},
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+		ForceAttemptHTTP2: true,
+		DisableKeepAlives: true,
+	}
+	return &http.Client{
+		Transport:     tr,
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// response is what a test request got back.
+type response struct {
+	status int
+	body   string
+	header http.Header
+	proto  string
+}
+
+// fetch requests url through Caddy; header pairs are "Name: value".
+func fetch(t testing.TB, client *http.Client, method, url string, headers ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range headers {
+		name, value, _ := strings.Cut(h, ": ")
+		if strings.EqualFold(name, "Host") {
+			req.Host = value
+			continue
+		}
+		req.Header.Set(name, value)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, url, err)
+	}
+	return response{status: res.StatusCode, body: string(body), header: res.Header, proto: res.Proto}
+}
+
+func httpURL(host, path string) string {
+	return "http://" + host + ":" + strconv.Itoa(httpPort) + path
+}
+
+func httpsURL(host, path string) string {
+	return "https://" + host + ":" + strconv.Itoa(httpsPort) + path
+}
+
+// eventually retries check until it passes or the deadline passes.
+func eventually(t testing.TB, within time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, within, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func nopLogger() *zap.Logger { return zap.NewNop() }

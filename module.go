@@ -1,0 +1,241 @@
+// Package localdev is a Caddy module that gives local apps friendly names:
+// https://app.localhost instead of http://127.0.0.1:62893. It maps names to
+// loopback ports, proxies with Caddy's own reverse_proxy, and refuses every
+// client that is not on this machine.
+package localdev
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/localdev/localdev/internal/routes"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+	caddy.RegisterModule(Upstreams{})
+	caddy.RegisterModule(Permission{})
+}
+
+// table is the process's one route table, shared by every configuration
+// (old and new during a reload), the route folders and the admin API.
+var table = routes.NewTable()
+
+// hopToken marks requests this process proxies, so that a route pointing
+// back at Caddy itself is caught on the second hop instead of looping.
+var hopToken = newHopToken()
+
+// hopHeader carries hopToken to the app.
+const hopHeader = "Localdev-Hop"
+
+func newHopToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Handler routes friendly names under a domain (localhost by default) to
+// apps on this machine, through Caddy's reverse_proxy. It refuses every
+// client whose connection does not come from this machine or an allowed
+// range, shows a dashboard at the domain itself, and explains unknown
+// names and apps that are down.
+type Handler struct {
+	// Routes maps names to targets. A name gets ".<domain>" added unless it
+	// already is the domain or ends in it ("app" means "app.localhost");
+	// "*.shop" matches every subdomain of shop.localhost. A target is a port
+	// on loopback ("62893", tried on 127.0.0.1 and ::1), a loopback address
+	// ("127.0.0.1:3000", "[::1]:4000", "localhost:3000"), a Unix socket
+	// ("unix//run/app.sock"), or any of these after "https://" for an app
+	// that speaks TLS itself. Default: no routes.
+	Routes map[string]string `json:"routes,omitempty"`
+
+	// Dirs are folders whose files are routes: the file name is the name and
+	// the first line that is not a comment is the target. "~" expands to the
+	// home folder; a missing folder is created. Changes apply within a
+	// second, with no reload. Default: none.
+	Dirs []string `json:"dirs,omitempty"`
+
+	// Allow lists client ranges (CIDR or single addresses) let in besides
+	// loopback, and the word "unix" for clients on a Unix socket. Only the
+	// connection's peer address counts, never a forwarding header.
+	// Default: loopback only.
+	Allow []string `json:"allow,omitempty"`
+
+	// Wait is how long a request is held while the app's port is closed,
+	// for an app that is still starting. Default: 0 (answer 502 at once).
+	Wait caddy.Duration `json:"wait,omitempty"`
+
+	// Fallthrough passes requests for unknown names to the next handler
+	// instead of answering with the 404 page. Default: false.
+	Fallthrough bool `json:"fallthrough,omitempty"`
+
+	// Domain is the domain that short names are placed under and whose
+	// name itself serves the dashboard. Default: "localhost".
+	Domain string `json:"domain,omitempty"`
+
+	// Proxy is a reverse_proxy handler configuration (without upstreams)
+	// applied to every route, e.g. to rewrite headers. Default: Caddy's
+	// reverse_proxy defaults.
+	Proxy json.RawMessage `json:"proxy,omitempty"`
+
+	domain     string
+	allow      []netip.Prefix
+	allowUDS   bool
+	owner      uint64
+	plain      caddyhttp.MiddlewareHandler
+	secure     caddyhttp.MiddlewareHandler
+	origin     *atomic.Pointer[origin]
+	logger     *zap.Logger
+	refusals   *zap.Logger
+	folderKeys []string
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.localdev",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision checks the configuration, adds its routes to the route table
+// and loads the reverse proxy.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.origin = new(atomic.Pointer[origin])
+	h.refusals = sampled(h.logger)
+	domain, err := routes.NormalizeDomain(h.domainOrDefault())
+	if err != nil {
+		return err
+	}
+	h.domain = domain
+	if h.allow, h.allowUDS, err = parseAllow(h.Allow); err != nil {
+		return err
+	}
+	configured, err := configRoutes(h.Routes, h.domain)
+	if err != nil {
+		return err
+	}
+	if err := h.loadProxies(ctx); err != nil {
+		return err
+	}
+	h.owner = table.AddConfig(configured)
+	domains.add(h.domain)
+	for _, r := range configured {
+		h.logger.Info("route", zap.String("name", r.Name), zap.String("target", r.Target.Raw), zap.String("source", string(r.Source)))
+	}
+	return h.startDirs(ctx)
+}
+
+// Validate checks what Provision could not.
+func (h *Handler) Validate() error {
+	if h.Wait < 0 {
+		return fmt.Errorf("wait %s is negative", time.Duration(h.Wait))
+	}
+	return nil
+}
+
+// Cleanup removes this configuration's routes from the table.
+func (h *Handler) Cleanup() error {
+	if h.owner != 0 {
+		table.RemoveConfig(h.owner)
+		domains.remove(h.domain)
+	}
+	return h.stopDirs()
+}
+
+func (h *Handler) domainOrDefault() string {
+	if h.Domain == "" {
+		return routes.DefaultDomain
+	}
+	return h.Domain
+}
+
+// configRoutes checks the configured routes and gives them their full names.
+func configRoutes(raw map[string]string, domain string) ([]*routes.Route, error) {
+	seen := make(map[string]string, len(raw))
+	out := make([]*routes.Route, 0, len(raw))
+	for name, target := range raw {
+		full, err := routes.NormalizeName(name, domain)
+		if err != nil {
+			return nil, err
+		}
+		if other, dup := seen[full]; dup {
+			return nil, fmt.Errorf("route %q: duplicate of %q (both are %s)", name, other, full)
+		}
+		seen[full] = name
+		t, err := routes.ParseTarget(target)
+		if err != nil {
+			return nil, fmt.Errorf("route %q: %v", name, err)
+		}
+		out = append(out, routes.NewRoute(full, t, routes.SourceConfig, ""))
+	}
+	return out, nil
+}
+
+// parseAllow reads the allow list: CIDR ranges, single addresses and "unix".
+func parseAllow(list []string) (prefixes []netip.Prefix, unix bool, err error) {
+	for _, s := range list {
+		if s == "unix" {
+			unix = true
+			continue
+		}
+		p, err := parsePrefix(s)
+		if err != nil {
+			return nil, false, err
+		}
+		prefixes = append(prefixes, p)
+	}
+	return prefixes, unix, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("allow %q: not a CIDR range, an address or \"unix\"", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("allow %q: not a CIDR range, an address or \"unix\"", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// expandHome replaces a leading "~" with the user's home folder.
+func expandHome(path string) (string, error) {
+	if path != "~" && !strings.HasPrefix(path, "~/") {
+		return filepath.Clean(path), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("dir %q: %v", path, err)
+	}
+	return filepath.Join(home, strings.TrimPrefix(path, "~")), nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Module                = (*Handler)(nil)
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler       = (*Handler)(nil)
+)

@@ -1,0 +1,400 @@
+package localdev
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// apps are the real upstream servers of TestRouteForms.
+type apps struct {
+	v4, v6, deep, shop, tlsPort int
+	sock                        string
+}
+
+func startApps(t *testing.T) apps {
+	var a apps
+	a.v4 = startApp(t, "127.0.0.1:0", hello("v4"))
+	a.v6 = startApp(t, "[::1]:0", hello("v6"))
+	a.shop = startApp(t, "127.0.0.1:0", hello("shop"))
+	a.deep = startApp(t, "[::1]:0", hello("deep"))
+	tlsApp := httptest.NewTLSServer(hello("tls"))
+	t.Cleanup(tlsApp.Close)
+	a.tlsPort = tlsApp.Listener.Addr().(*net.TCPAddr).Port
+	a.sock = filepath.Join(t.TempDir(), "app.sock")
+	ln, err := net.Listen("unix", a.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: hello("sock"), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return a
+}
+
+// TestRouteForms sends requests for every route form through a catch-all
+// site, so that Host oddities reach localdev as clients send them.
+func TestRouteForms(t *testing.T) {
+	a := startApps(t)
+	startCaddy(t, fmt.Sprintf(`{%s}
+http://:9080 {
+	bind 127.0.0.1 ::1
+	localdev {
+		app            %[2]d
+		v6only         %[3]d
+		api            127.0.0.1:%[2]d
+		docs.localhost [::1]:%[3]d
+		named          localhost:%[2]d
+		*.shop         %[4]d
+		*.eu.shop.localhost %[5]d
+		sock           unix/%[6]s
+		secure         https://127.0.0.1:%[7]d
+		securebare     https://%[7]d
+	}
+}`, globals, a.v4, a.v6, a.shop, a.deep, a.sock, a.tlsPort))
+	client := testClient("127.0.0.1")
+	for _, tc := range []struct{ host, app string }{
+		{"app.localhost", "v4"},
+		{"APP.LOCALHOST", "v4"},
+		{"app.localhost.", "v4"},
+		{"App.Localhost.", "v4"},
+		{"v6only.localhost", "v6"},
+		{"api.localhost", "v4"},
+		{"docs.localhost", "v6"},
+		{"named.localhost", "v4"},
+		{"x.shop.localhost", "shop"},
+		{"a.b.shop.localhost", "shop"},
+		{"x.eu.shop.localhost", "deep"},
+		{"sock.localhost", "sock"},
+		{"secure.localhost", "tls"},
+		{"securebare.localhost", "tls"},
+	} {
+		for i := 0; i < 3; i++ { // more than once: the loopback family is learned once
+			res := fetch(t, client, "GET", httpURL("127.0.0.1", "/p?q=1"), "Host: "+tc.host+":9080")
+			if res.status != 200 || res.header.Get("X-App") != tc.app {
+				t.Fatalf("Host %s: status %d app %q body %q; want 200 from %s", tc.host, res.status, res.header.Get("X-App"), res.body, tc.app)
+			}
+			if want := "host=" + tc.host + ":9080 path=/p"; !strings.Contains(res.body, want) {
+				t.Errorf("Host %s: app saw %q, want the Host unchanged (%q)", tc.host, res.body, want)
+			}
+		}
+	}
+	for _, host := range []string{"shop.localhost", "nope.localhost", "app.localhost.evil.test"} {
+		if res := fetch(t, client, "GET", httpURL("127.0.0.1", "/"), "Host: "+host); res.status != 404 {
+			t.Errorf("Host %s: status %d, want 404", host, res.status)
+		}
+	}
+	// Over IPv6 to Caddy, with the port in the Host.
+	res := fetch(t, testClient("::1"), "GET", httpURL("app.localhost", "/"))
+	if res.status != 200 || res.header.Get("X-App") != "v4" {
+		t.Errorf("over ::1: %d %q", res.status, res.body)
+	}
+}
+
+// TestStreams proxies a WebSocket, server-sent events and large bodies.
+func TestStreams(t *testing.T) {
+	events := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, msg); err != nil {
+				return
+			}
+		}
+	})
+	mux.HandleFunc("/events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-events:
+		case <-r.Context().Done():
+		}
+		fmt.Fprint(w, "data: last\n\n")
+	})
+	mux.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
+		h := sha256.New()
+		n, _ := io.Copy(h, r.Body)
+		fmt.Fprintf(w, "%d %x", n, h.Sum(nil))
+	})
+	mux.HandleFunc("/download", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(bigBody())
+	})
+	port := startApp(t, "127.0.0.1:0", mux)
+	startCaddy(t, httpSite(fmt.Sprintf("localdev {\n stream %d\n}", port)))
+	client := testClient("127.0.0.1")
+
+	t.Run("websocket", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, httpURL("stream.localhost", "/ws"), &websocket.DialOptions{HTTPClient: client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		echo(t, ctx, c, "hello")
+	})
+	t.Run("server-sent events", func(t *testing.T) {
+		res, err := client.Get(httpURL("stream.localhost", "/events"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		line, err := bufio.NewReader(res.Body).ReadString('\n')
+		if err != nil || line != "data: first\n" {
+			t.Fatalf("first event: %q, %v", line, err)
+		}
+		close(events) // the stream was still open when the first event arrived
+	})
+	t.Run("1 MiB upload", func(t *testing.T) {
+		body := bigBody()
+		res, err := client.Post(httpURL("stream.localhost", "/upload"), "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		got, _ := io.ReadAll(res.Body)
+		sum := sha256.Sum256(body)
+		if want := fmt.Sprintf("%d %s", len(body), hex.EncodeToString(sum[:])); string(got) != want {
+			t.Fatalf("app got %q, want %q", got, want)
+		}
+	})
+	t.Run("1 MiB download", func(t *testing.T) {
+		res := fetch(t, client, "GET", httpURL("stream.localhost", "/download"))
+		if res.status != 200 || res.body != string(bigBody()) {
+			t.Fatalf("download: status %d, %d bytes", res.status, len(res.body))
+		}
+	})
+}
+
+func bigBody() []byte {
+	return bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+}
+
+func echo(t *testing.T, ctx context.Context, c *websocket.Conn, msg string) {
+	t.Helper()
+	if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		t.Fatalf("write %q: %v", msg, err)
+	}
+	_, got, err := c.Read(ctx)
+	if err != nil || string(got) != msg {
+		t.Fatalf("echo of %q: %q, %v", msg, got, err)
+	}
+}
+
+// TestHTTPSCertificates checks HTTP/2 over TLS and that each routed name
+// gets its own certificate while others get none.
+func TestHTTPSCertificates(t *testing.T) {
+	port := startApp(t, "127.0.0.1:0", hello("app"))
+	startCaddy(t, fmt.Sprintf(`{%s
+	on_demand_tls {
+		permission localdev
+	}
+}
+https:// {
+	bind 127.0.0.1
+	tls internal {
+		on_demand
+	}
+	localdev {
+		app %d
+	}
+}`, globals, port))
+	res := fetch(t, testClient("127.0.0.1"), "GET", httpsURL("app.localhost", "/"))
+	if res.status != 200 || res.header.Get("X-App") != "app" || res.proto != "HTTP/2.0" {
+		t.Fatalf("https://app.localhost: %d %s %q", res.status, res.proto, res.body)
+	}
+	for _, name := range []string{"app.localhost", "localhost"} {
+		cert, err := leafFor(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(cert.DNSNames) != 1 || cert.DNSNames[0] != name {
+			t.Errorf("%s: certificate names %v, want exactly %s", name, cert.DNSNames, name)
+		}
+	}
+	for _, name := range []string{"github.com", "nope.localhost", "app.localhost.evil.test"} {
+		if cert, err := leafFor(name); err == nil {
+			t.Errorf("%s got a certificate for %v; want none", name, cert.DNSNames)
+		}
+	}
+}
+
+// leafFor does a TLS handshake with Caddy for name and returns the leaf.
+func leafFor(name string) (*x509Cert, error) {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", fmt.Sprintf("127.0.0.1:%d", httpsPort), &tls.Config{ServerName: name, InsecureSkipVerify: true})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	leaf := conn.ConnectionState().PeerCertificates[0]
+	return &x509Cert{DNSNames: leaf.DNSNames}, nil
+}
+
+type x509Cert struct{ DNSNames []string }
+
+// TestAnswers covers the answers localdev gives instead of proxying.
+func TestAnswers(t *testing.T) {
+	down := freePort(t)
+	late := freePort(t)
+	startCaddy(t, httpSite(fmt.Sprintf(`localdev {
+		app   %d
+		late  %d
+		loop  %d
+		wait  5s
+	}
+	`, down, late, httpPort)))
+	client := testClient("127.0.0.1")
+	browser := "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+	t.Run("unknown host", func(t *testing.T) {
+		res := fetch(t, client, "GET", httpURL("ap.localhost", "/"))
+		if res.status != 404 || !strings.Contains(res.body, "ap.localhost") || !strings.Contains(res.body, "app.localhost") {
+			t.Fatalf("text 404: %d %q", res.status, res.body)
+		}
+		res = fetch(t, client, "GET", httpURL("ap.localhost", "/"), browser)
+		if res.status != 404 || !strings.HasPrefix(res.header.Get("Content-Type"), "text/html") || !strings.Contains(res.body, "app.localhost") {
+			t.Fatalf("HTML 404: %d %s", res.status, res.header.Get("Content-Type"))
+		}
+	})
+	t.Run("dashboard", func(t *testing.T) {
+		res := fetch(t, client, "GET", httpURL("localhost", "/"), "Accept: application/json")
+		if res.status != 200 || !strings.Contains(res.body, `"name":"app.localhost"`) || !strings.Contains(res.body, `"url":"http://app.localhost:9080"`) {
+			t.Fatalf("dashboard JSON: %d %s", res.status, res.body)
+		}
+		res = fetch(t, client, "GET", httpURL("localhost", "/"), browser)
+		if res.status != 200 || !strings.Contains(res.body, "late.localhost") {
+			t.Fatalf("dashboard HTML: %d", res.status)
+		}
+	})
+	t.Run("app down, with wait", func(t *testing.T) {
+		start := time.Now()
+		res := fetch(t, client, "GET", httpURL("app.localhost", "/"))
+		if res.status != 502 || !strings.Contains(res.body, "app.localhost") || !strings.Contains(res.body, fmt.Sprint(down)) {
+			t.Fatalf("text 502: %d %q", res.status, res.body)
+		}
+		if waited := time.Since(start); waited < 4*time.Second {
+			t.Errorf("502 after %s, want it held for wait (5s)", waited)
+		}
+		res = fetch(t, client, "GET", httpURL("app.localhost", "/"), browser)
+		if res.status != 502 || !strings.Contains(res.body, "<html") || !strings.Contains(res.body, fmt.Sprint(down)) {
+			t.Fatalf("HTML 502: %d", res.status)
+		}
+	})
+	t.Run("app starts during the wait", func(t *testing.T) {
+		go func() {
+			time.Sleep(500 * time.Millisecond)
+			startApp(t, fmt.Sprintf("127.0.0.1:%d", late), hello("late"))
+		}()
+		res := fetch(t, client, "GET", httpURL("late.localhost", "/"))
+		if res.status != 200 || res.header.Get("X-App") != "late" {
+			t.Fatalf("late app: %d %q", res.status, res.body)
+		}
+	})
+	t.Run("loop", func(t *testing.T) {
+		res := fetch(t, client, "GET", httpURL("loop.localhost", "/"))
+		if res.status != 508 || !strings.Contains(res.body, "loop.localhost") {
+			t.Fatalf("loop: %d %q", res.status, res.body)
+		}
+	})
+}
+
+// TestTooEarly checks that TLS early data is refused with 425 (a unit
+// test: Go's TLS server does not accept early data to test it for real).
+func TestTooEarly(t *testing.T) {
+	h := &Handler{}
+	req := httptest.NewRequest("GET", "https://app.localhost/", nil)
+	req.RemoteAddr = "127.0.0.1:5000"
+	req.TLS = &tls.ConnectionState{HandshakeComplete: false}
+	rec := httptest.NewRecorder()
+	if err := h.ServeHTTP(rec, req, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusTooEarly {
+		t.Fatalf("status %d, want 425", rec.Code)
+	}
+}
+
+// TestPeerCheckUnit covers peer addresses a real socket cannot easily
+// give: IPv4-mapped loopback, garbage and Unix sockets.
+func TestPeerCheckUnit(t *testing.T) {
+	h := &Handler{}
+	var err error
+	if h.allow, h.allowUDS, err = parseAllow([]string{"192.168.1.0/24", "fd00::5"}); err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]bool{
+		"127.0.0.1:1":           true,
+		"127.9.8.7:1":           true,
+		"[::1]:1":               true,
+		"[::ffff:127.0.0.1]:1":  true,
+		"192.168.1.77:1":        true,
+		"[::ffff:192.168.1.7]:": false,
+		"[fd00::5]:1":           true,
+		"[fd00::6]:1":           false,
+		"192.168.2.1:1":         false,
+		"10.0.0.1:1":            false,
+		"garbage":               false,
+		"":                      false,
+	} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = addr
+		if got := h.peerAllowed(req); got != want {
+			t.Errorf("peer %q allowed = %v, want %v", addr, got, want)
+		}
+	}
+	unixReq := httptest.NewRequest("GET", "/", nil)
+	unixReq.RemoteAddr = "@"
+	unixReq = unixReq.WithContext(context.WithValue(unixReq.Context(), http.LocalAddrContextKey, &net.UnixAddr{Name: "/run/caddy.sock", Net: "unix"}))
+	if h.peerAllowed(unixReq) {
+		t.Error("a Unix-socket peer was allowed without allow unix")
+	}
+	h.allowUDS = true
+	if !h.peerAllowed(unixReq) {
+		t.Error("a Unix-socket peer was refused with allow unix")
+	}
+}
+
+// TestRefusalNamesNothing checks the 403 body and that the app is never
+// contacted, using a request whose peer is not loopback.
+func TestRefusalNamesNothing(t *testing.T) {
+	var hits atomic.Int64
+	port := startApp(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	h := &Handler{Routes: map[string]string{"app": fmt.Sprint(port)}}
+	h.refusals = nopLogger()
+	req := httptest.NewRequest("GET", "http://app.localhost/", nil)
+	req.RemoteAddr = "203.0.113.9:4000"
+	req.Header.Set("X-Forwarded-For", "127.0.0.1")
+	rec := httptest.NewRecorder()
+	if err := h.ServeHTTP(rec, req, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != 403 || strings.Contains(rec.Body.String(), "app") || strings.Contains(rec.Body.String(), fmt.Sprint(port)) || hits.Load() != 0 {
+		t.Fatalf("refusal: %d %q, app hits %d", rec.Code, rec.Body.String(), hits.Load())
+	}
+}

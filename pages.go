@@ -1,0 +1,156 @@
+package localdev
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/localdev/localdev/internal/pages"
+	"github.com/localdev/localdev/internal/routes"
+)
+
+// serveDashboard answers the index host: every route under the domain,
+// as HTML for browsers and JSON for Accept: application/json.
+func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) error {
+	checker.Watch(healthWait)
+	infos := describeRoutes(h.ownRoutes(), requestOrigin(r), true)
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, map[string]any{"routes": infos})
+	}
+	d := pages.Dashboard{Domain: h.domain, Routes: pageRoutes(infos), Dirs: h.Dirs}
+	if pages.WantsHTML(r) {
+		return writePage(w, http.StatusOK, true, func(b io.Writer) error { return pages.RenderDashboard(b, d) })
+	}
+	return writePage(w, http.StatusOK, false, func(b io.Writer) error { return pages.RenderDashboardText(b, d) })
+}
+
+// serveNotFound answers a name with no route. The route list appears only
+// for names under the domain: a page for a foreign Host could be read by
+// that foreign site through DNS rebinding.
+func (h *Handler) serveNotFound(w http.ResponseWriter, r *http.Request, host string, ours bool) error {
+	d := pages.NotFound{Host: host, Domain: h.domain}
+	if ours {
+		own := h.ownRoutes()
+		d.Routes = pageRoutes(describeRoutes(own, requestOrigin(r), false))
+		d.Dirs = h.Dirs
+		if i := pages.Suggest(host, routeNames(own)); i >= 0 {
+			d.Suggestion = &d.Routes[i]
+		}
+	}
+	html := pages.WantsHTML(r)
+	return writePage(w, http.StatusNotFound, html, func(b io.Writer) error {
+		if html {
+			return pages.RenderNotFound(b, d)
+		}
+		return pages.RenderNotFoundText(b, d)
+	})
+}
+
+// serveAppDown answers when the route's app did not answer: 502 with what
+// to do; the HTML page reloads itself once the app is up.
+func (h *Handler) serveAppDown(w http.ResponseWriter, r *http.Request, route *routes.Route, waited time.Duration, err error) error {
+	d := pages.AppDown{
+		Name:   route.Name,
+		Target: route.Target.Raw,
+		Waited: waited.Round(time.Millisecond),
+		Error:  dialProblem(err),
+	}
+	if route.Target.Port != 0 {
+		d.Port = strconv.Itoa(route.Target.Port)
+	}
+	html := pages.WantsHTML(r)
+	return writePage(w, http.StatusBadGateway, html, func(b io.Writer) error {
+		if html {
+			return pages.RenderAppDown(b, d)
+		}
+		return pages.RenderAppDownText(b, d)
+	})
+}
+
+// serveLoop answers a request that came back around: the route's target
+// is this Caddy itself.
+func (h *Handler) serveLoop(w http.ResponseWriter, r *http.Request, route *routes.Route) error {
+	d := pages.Loop{Name: route.Name, Target: route.Target.Raw}
+	html := pages.WantsHTML(r)
+	return writePage(w, http.StatusLoopDetected, html, func(b io.Writer) error {
+		if html {
+			return pages.RenderLoop(b, d)
+		}
+		return pages.RenderLoopText(b, d)
+	})
+}
+
+// ownRoutes returns the routes under this handler's domain.
+func (h *Handler) ownRoutes() []*routes.Route {
+	all := table.Routes()
+	out := make([]*routes.Route, 0, len(all))
+	for _, r := range all {
+		if routes.InDomain(strings.TrimPrefix(r.Name, "*."), h.domain) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func routeNames(list []*routes.Route) []string {
+	names := make([]string, len(list))
+	for i, r := range list {
+		names[i] = r.Name
+	}
+	return names
+}
+
+// dialProblem shortens a proxy error to what a user needs to read.
+func dialProblem(err error) string {
+	var herr caddyhttp.HandlerError
+	if errors.As(err, &herr) && herr.Err != nil {
+		err = herr.Err
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return msg
+}
+
+// writePage renders into a buffer first, so that a template error never
+// sends half a page.
+func writePage(w http.ResponseWriter, status int, html bool, render func(io.Writer) error) error {
+	var buf bytes.Buffer
+	if err := render(&buf); err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	ct := "text/plain; charset=utf-8"
+	if html {
+		ct = "text/html; charset=utf-8"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, err = w.Write(append(body, '\n'))
+	return err
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
