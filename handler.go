@@ -37,6 +37,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case ours && host == h.domain:
 		return h.serveDashboard(w, r)
 	default:
+		countRequest("", outcomeUnknownHost)
 		return h.serveNotFound(w, r, host, ours)
 	}
 }
@@ -44,6 +45,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // proxy sends the request to the route's app through Caddy's reverse proxy.
 func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Route) error {
 	if r.Header.Get(hopHeader) == hopToken {
+		countRequest(route.Name, outcomeLoop)
 		return h.serveLoop(w, r, route)
 	}
 	h.noteOrigin(r)
@@ -56,9 +58,42 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Ro
 	}
 	err := proxy.ServeHTTP(w, r, noNext)
 	if err != nil && appDown(err) {
+		countRequest(route.Name, outcomeAppDown)
+		record(route, r, http.StatusBadGateway, start)
 		return h.serveAppDown(w, r, route, time.Since(start), err)
 	}
+	countRequest(route.Name, outcomeProxied)
+	record(route, r, proxiedStatus(r, err), start)
 	return err
+}
+
+// record adds the request to the route's inspector: method, path, status
+// and timing, never a body.
+func record(route *routes.Route, r *http.Request, status int, start time.Time) {
+	route.Record(routes.Request{
+		Method:   r.Method,
+		Path:     r.URL.Path,
+		Status:   status,
+		Duration: time.Since(start),
+		Time:     start,
+	})
+}
+
+// proxiedStatus is the app's status code as the proxy saw it, or the
+// error's status when the proxy failed.
+func proxiedStatus(r *http.Request, err error) int {
+	if repl := replacer(r); repl != nil {
+		if v, ok := repl.Get("http.reverse_proxy.status_code"); ok {
+			if code, ok := v.(int); ok {
+				return code
+			}
+		}
+	}
+	var herr caddyhttp.HandlerError
+	if errors.As(err, &herr) {
+		return herr.StatusCode
+	}
+	return 0
 }
 
 // noNext ends the embedded proxy's handler chain.

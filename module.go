@@ -132,6 +132,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.loadProxies(ctx); err != nil {
 		return err
 	}
+	if err := registerMetrics(ctx); err != nil {
+		return err
+	}
 	h.owner = table.AddConfig(configured)
 	domains.add(h.domain)
 	for _, r := range configured {

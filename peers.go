@@ -40,6 +40,7 @@ func unixPeer(r *http.Request) bool {
 // refuse answers a client that is not on this machine: 403, a short body
 // that names nothing, and a sampled log line with its address.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request) error {
+	metrics.refused.Inc()
 	if c := h.refusals.Check(zap.WarnLevel, "refused client that is not on this machine"); c != nil {
 		c.Write(zap.String("peer", r.RemoteAddr), zap.String("host", r.Host))
 	}

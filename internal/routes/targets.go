@@ -71,6 +71,9 @@ func unixTarget(t Target, path string) (Target, error) {
 func hostPortTarget(t Target, rest string) (Target, error) {
 	host, portStr, err := net.SplitHostPort(rest)
 	if err != nil {
+		if _, hostErr := loopbackHost(strings.Trim(rest, "[]")); hostErr != nil {
+			return Target{}, fmt.Errorf("target %q: %v", t.Raw, hostErr)
+		}
 		return Target{}, fmt.Errorf("target %q: want a port, a loopback address with a port, or unix//path: %v", t.Raw, err)
 	}
 	port, err := parsePort(portStr)

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// row is one thing measured: the app itself or a Caddy in front of it.
+type row struct {
+	name string
+	addr string // where the load goes
+	host string // the Host header it sends
+	cmd  *exec.Cmd
+}
+
+func build(out, pkg string) error {
+	fmt.Fprintf(os.Stderr, "building %s\n", pkg)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd.Run()
+}
+
+func numCPU() int { return runtime.NumCPU() }
+
+// app is the upstream: a tiny HTTP server with a WebSocket echo.
+type app struct {
+	srv  *http.Server
+	port int
+}
+
+func (a *app) Close() { _ = a.srv.Close() }
+
+func startApp() (*app, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("hello from the app\n"))
+	})
+	mux.HandleFunc("/ws", echoWebSocket)
+	a := &app{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, port: ln.Addr().(*net.TCPAddr).Port}
+	go func() { _ = a.srv.Serve(ln) }()
+	return a, nil
+}
+
+func echoWebSocket(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	for {
+		typ, msg, err := c.Read(r.Context())
+		if err != nil {
+			return
+		}
+		if err := c.Write(r.Context(), typ, msg); err != nil {
+			return
+		}
+	}
+}
+
+// startRows starts the Caddy processes, one per row.
+func startRows(dir, stockBin, oursBin string, appPort int) ([]*row, error) {
+	app := "127.0.0.1:" + strconv.Itoa(appPort)
+	rows := []*row{{name: "direct", addr: app, host: "app.localhost"}}
+	specs := []struct {
+		name, bin string
+		handler   map[string]any
+	}{
+		{"stock", stockBin, map[string]any{"handler": "reverse_proxy", "upstreams": []any{map[string]any{"dial": app}}}},
+		{"stock (A/A)", stockBin, map[string]any{"handler": "reverse_proxy", "upstreams": []any{map[string]any{"dial": app}}}},
+		{"localdev 1 route", oursBin, map[string]any{"handler": "localdev", "routes": manyRoutes(appPort, 0)}},
+		{"localdev 10k routes", oursBin, map[string]any{"handler": "localdev", "routes": manyRoutes(appPort, 10000)}},
+	}
+	for i, s := range specs {
+		r, err := startCaddy(dir, i, s.name, s.bin, s.handler)
+		if err != nil {
+			stopRows(rows)
+			return nil, err
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// manyRoutes is "app" plus n other routes.
+func manyRoutes(appPort, n int) map[string]string {
+	routes := map[string]string{"app": strconv.Itoa(appPort)}
+	for i := 0; i < n; i++ {
+		routes[fmt.Sprintf("r%d", i)] = strconv.Itoa(20000 + i)
+	}
+	return routes
+}
+
+func startCaddy(dir string, i int, name, bin string, handler map[string]any) (*row, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cfg := map[string]any{
+		"admin":   map[string]any{"disabled": true},
+		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
+		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"bench": map[string]any{
+			"listen":          []string{addr},
+			"automatic_https": map[string]any{"disable": true},
+			"routes":          []any{map[string]any{"handle": []any{handler}}},
+		}}}},
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(dir, fmt.Sprintf("config%d.json", i))
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "run", "--config", file)
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	r := &row{name: name, addr: addr, host: "app.localhost", cmd: cmd}
+	return r, waitUp(r)
+}
+
+func waitUp(r *row) error {
+	client := newClient(1)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := get(client, r); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not come up on %s", r.name, r.addr)
+}
+
+func stopRows(rows []*row) {
+	for _, r := range rows {
+		if r.cmd != nil && r.cmd.Process != nil {
+			_ = r.cmd.Process.Kill()
+			_ = r.cmd.Wait()
+		}
+	}
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// cpuTime is the process's user+system CPU time so far (Linux only).
+func cpuTime(r *row) (time.Duration, bool) {
+	if r.cmd == nil {
+		return 0, false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 13 {
+		return 0, false
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, true
+}
+
+// peakRSS is the process's peak resident memory in MiB (Linux only).
+func peakRSS(r *row) (float64, bool) {
+	if r.cmd == nil {
+		return 0, false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024, true
+		}
+	}
+	return 0, false
+}
+
+func dialWebSocket(ctx context.Context, r *row) (*websocket.Conn, error) {
+	c, _, err := websocket.Dial(ctx, "ws://"+r.addr+"/ws", &websocket.DialOptions{Host: r.host})
+	return c, err
+}
