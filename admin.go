@@ -77,6 +77,7 @@ func (a *Admin) serveRoute(w http.ResponseWriter, r *http.Request) error {
 	case http.MethodDelete:
 		return a.delete(w, r, name)
 	case http.MethodGet:
+		checker.Watch(healthWait)
 		route := table.Get(name)
 		if route == nil {
 			return apiError(http.StatusNotFound, fmt.Errorf("no route %s", name))

@@ -134,15 +134,29 @@ func (f *folder) rescan() {
 		}
 	}
 	want := make(map[string]string)
+	files := make(map[string]string) // route name -> its file
+	present := make(map[string]bool, len(entries))
 	for _, e := range entries {
+		file := filepath.Join(f.path, e.Name())
+		present[file] = true
 		name, target, ok := f.readEntry(e)
+		if ok && files[name] != "" {
+			f.problem(file, fmt.Sprintf("%s is already routed by %s", name, files[name]))
+			continue
+		}
 		if ok {
 			want[name] = target
+			files[name] = file
+		}
+	}
+	for file := range f.problems {
+		if !present[file] {
+			delete(f.problems, file)
 		}
 	}
 	f.release(want)
 	for name, target := range want {
-		f.claim(name, target)
+		f.claim(name, target, files[name])
 	}
 }
 
@@ -158,19 +172,25 @@ func (f *folder) readEntry(e fs.DirEntry) (name, target string, ok bool) {
 		f.problem(file, err.Error())
 		return "", "", false
 	}
-	delete(f.problems, file)
 	return name, target, true
 }
 
-// claim puts the folder's route for name unless it already holds it.
-func (f *folder) claim(name, target string) {
-	if f.held[name] == target {
+// claim puts the folder's route for name, from file, unless it already
+// holds it.
+func (f *folder) claim(name, target, file string) {
+	if held, ok := f.held[name]; ok && held == target {
+		delete(f.problems, file)
 		return
 	}
 	t, _ := routes.ParseTarget(target)
-	file := filepath.Join(f.path, strings.TrimSuffix(name, "."+f.domain))
 	_, err := table.Put(routes.NewRoute(name, t, routes.SourceDir, f.path), true)
 	if err != nil {
+		if _, ok := f.held[name]; ok {
+			// The name is no longer ours (a reload configured it): drop the
+			// old route instead of keeping a stale one that outlives its file.
+			table.DeleteOrigin(name, routes.SourceDir, f.path)
+			delete(f.held, name)
+		}
 		f.problem(file, err.Error())
 		return
 	}
@@ -180,15 +200,14 @@ func (f *folder) claim(name, target string) {
 }
 
 // release removes the routes this folder holds that want does not list.
+// A route whose target changed stays until claim replaces it, without a gap.
 func (f *folder) release(want map[string]string) {
-	for name, target := range f.held {
-		if w, ok := want[name]; ok && w == target {
+	for name := range f.held {
+		if _, ok := want[name]; ok {
 			continue
 		}
-		if _, ok := want[name]; !ok {
-			table.DeleteOrigin(name, routes.SourceDir, f.path)
-			f.logger.Info("route removed", zap.String("name", name), zap.String("source", string(routes.SourceDir)))
-		}
+		table.DeleteOrigin(name, routes.SourceDir, f.path)
+		f.logger.Info("route removed", zap.String("name", name), zap.String("source", string(routes.SourceDir)))
 		delete(f.held, name)
 	}
 }

@@ -2,6 +2,7 @@ package localdev
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -56,7 +57,11 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Ro
 	if route.Target.TLS {
 		proxy = h.secure
 	}
+	body := watchBody(r)
 	err := proxy.ServeHTTP(w, r, noNext)
+	if err != nil && body != nil && body.err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, body.err)
+	}
 	if err != nil && appDown(err) {
 		countRequest(route.Name, outcomeAppDown)
 		record(route, r, http.StatusBadGateway, start)
@@ -94,6 +99,33 @@ func proxiedStatus(r *http.Request, err error) int {
 		return herr.StatusCode
 	}
 	return 0
+}
+
+// bodyWatch remembers whether reading the client's body failed, so that
+// a malformed body (broken chunked encoding, say) is the client's 400,
+// not a 502 blamed on the app.
+type bodyWatch struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *bodyWatch) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// watchBody wraps the body of a request that has one; streams opened
+// with CONNECT are left alone.
+func watchBody(r *http.Request) *bodyWatch {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || r.Method == http.MethodConnect {
+		return nil
+	}
+	b := &bodyWatch{ReadCloser: r.Body}
+	r.Body = b
+	return b
 }
 
 // noNext ends the embedded proxy's handler chain.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/coder/websocket"
 	"go.uber.org/zap"
 )
 
@@ -201,3 +202,21 @@ func eventually(t testing.TB, within time.Duration, what string, check func() er
 }
 
 func nopLogger() *zap.Logger { return zap.NewNop() }
+
+// echoWebSocket is an app that echoes every WebSocket message.
+func echoWebSocket(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	for {
+		typ, msg, err := c.Read(r.Context())
+		if err != nil {
+			return
+		}
+		if err := c.Write(r.Context(), typ, msg); err != nil {
+			return
+		}
+	}
+}

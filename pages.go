@@ -56,6 +56,11 @@ func (h *Handler) serveNotFound(w http.ResponseWriter, r *http.Request, host str
 // serveAppDown answers when the route's app did not answer: 502 with what
 // to do; the HTML page reloads itself once the app is up.
 func (h *Handler) serveAppDown(w http.ResponseWriter, r *http.Request, route *routes.Route, waited time.Duration, err error) error {
+	if h.Wait <= 0 {
+		// Without `wait` the request was not held: the time is just the
+		// failed dial, and the page says it did not wait at all.
+		waited = 0
+	}
 	d := pages.AppDown{
 		Name:   route.Name,
 		Target: route.Target.Raw,
@@ -146,6 +151,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, err = w.Write(append(body, '\n'))
 	return err

@@ -39,12 +39,31 @@ func (c *Checker) Watch(maxWait time.Duration) {
 	done, first := c.done, c.lastDone.IsZero()
 	c.mu.Unlock()
 	if !first {
+		c.checkNew(maxWait)
 		return
 	}
 	select {
 	case <-done:
 	case <-time.After(maxWait):
 	}
+}
+
+// checkNew checks the routes added since the last round, waiting up to
+// maxWait, so that a route added a moment ago is not shown as down
+// before the background loop first gets to it.
+func (c *Checker) checkNew(maxWait time.Duration) {
+	var fresh []*Route
+	for _, r := range c.Table.Routes() {
+		if h, _ := r.Health(); h == HealthUnknown {
+			fresh = append(fresh, r)
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), maxWait)
+	defer cancel()
+	c.checkRoutes(ctx, fresh)
 }
 
 func (c *Checker) loop(firstDone chan struct{}) {
@@ -69,9 +88,14 @@ func (c *Checker) loop(firstDone chan struct{}) {
 
 // CheckAll dials every route's target once and records the results.
 func (c *Checker) CheckAll(ctx context.Context) {
+	c.checkRoutes(ctx, c.Table.Routes())
+}
+
+// checkRoutes checks routes, at most 32 at a time.
+func (c *Checker) checkRoutes(ctx context.Context, list []*Route) {
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
-	for _, r := range c.Table.Routes() {
+	for _, r := range list {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {

@@ -1,0 +1,276 @@
+package localdev
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// TestSteadyLoadWhileRoutesChange keeps requests flowing to one route
+// while other routes are added and removed through the API.
+func TestSteadyLoadWhileRoutesChange(t *testing.T) {
+	port := startApp(t, "127.0.0.1:0", hello("steady"))
+	startCaddy(t, httpSite(fmt.Sprintf("localdev steady %d", port)))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var ok, failed atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Transport: testClient("127.0.0.1").Transport, Timeout: 5 * time.Second}
+			for ctx.Err() == nil {
+				req, _ := http.NewRequest("GET", httpURL("steady.localhost", "/"), nil)
+				res, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				if res.StatusCode != 200 {
+					failed.Add(1)
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	changes := 0
+	for ctx.Err() == nil {
+		name := fmt.Sprintf("churn%d", changes%7)
+		apiDo(t, "PUT", "/localdev/routes/"+name, fmt.Sprintf(`{"target": "%d"}`, 30000+changes%1000))
+		apiDo(t, "DELETE", "/localdev/routes/"+name, "")
+		changes++
+	}
+	wg.Wait()
+	if failed.Load() != 0 || ok.Load() == 0 {
+		t.Fatalf("%d requests failed, %d succeeded during %d route changes", failed.Load(), ok.Load(), changes)
+	}
+	t.Logf("%d requests, none failed, during %d route changes", ok.Load(), changes*2)
+}
+
+// apiDo calls the admin API and returns the status.
+func apiDo(t testing.TB, method, path, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://localhost:2999"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	return res.StatusCode
+}
+
+// TestAppKilledMidResponse cuts the app's connection halfway through a
+// response: the client sees an error or a short body, Caddy stays up, the
+// next request gets the 502 page, and the route works again once the app
+// is back.
+func TestAppKilledMidResponse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	go func() { // an app that promises 1000 bytes, sends 10, and dies
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = bufio.NewReader(conn).ReadString('\n')
+		_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
+		time.Sleep(100 * time.Millisecond)
+		_ = conn.Close()
+		_ = ln.Close()
+	}()
+	startCaddy(t, httpSite(fmt.Sprintf("localdev dying %d", port)))
+	client := testClient("127.0.0.1")
+	res, err := client.Get(httpURL("dying.localhost", "/"))
+	if err == nil {
+		body, readErr := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		if readErr == nil && len(body) == 1000 {
+			t.Fatalf("the client got a whole body from a dead app: %q", body)
+		}
+	}
+	down := fetch(t, client, "GET", httpURL("dying.localhost", "/"))
+	if down.status != 502 || !strings.Contains(down.body, fmt.Sprint(port)) {
+		t.Fatalf("after the app died: %d %q", down.status, down.body)
+	}
+	startApp(t, fmt.Sprintf("127.0.0.1:%d", port), hello("back"))
+	if back := fetch(t, client, "GET", httpURL("dying.localhost", "/")); back.status != 200 || back.header.Get("X-App") != "back" {
+		t.Fatalf("app back: %d %q", back.status, back.body)
+	}
+}
+
+// TestSlowAppAndManyWebSockets serves an app whose headers take 3 s, and
+// 1,000 WebSockets open at once.
+func TestSlowAppAndManyWebSockets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: 3 s app and 1,000 WebSockets")
+	}
+	slow := startApp(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(3 * time.Second)
+		_, _ = io.WriteString(w, "finally")
+	}))
+	ws := startApp(t, "127.0.0.1:0", http.HandlerFunc(echoWebSocket))
+	startCaddy(t, httpSite(fmt.Sprintf("localdev {\n slow %d\n ws %d\n}", slow, ws)))
+	client := testClient("127.0.0.1")
+	if res := fetch(t, client, "GET", httpURL("slow.localhost", "/")); res.status != 200 || res.body != "finally" {
+		t.Fatalf("slow app: %d %q", res.status, res.body)
+	}
+
+	const n = 1000
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conns := make([]*websocket.Conn, n)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.CloseNow()
+			}
+		}
+	}()
+	wsClient := &http.Client{Transport: testClient("127.0.0.1").Transport}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, _, err := websocket.Dial(ctx, httpURL("ws.localhost", "/"), &websocket.DialOptions{HTTPClient: wsClient})
+			if err != nil {
+				errs <- fmt.Errorf("dial %d: %v", i, err)
+				return
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var echoed atomic.Int64
+	for i, c := range conns { // all open at once; now each echoes
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg := fmt.Sprint("hello ", i)
+			if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+				return
+			}
+			if _, got, err := c.Read(ctx); err == nil && string(got) == msg {
+				echoed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if echoed.Load() != n {
+		t.Fatalf("%d of %d WebSockets echoed", echoed.Load(), n)
+	}
+}
+
+// TestMalformedRequests sends broken requests straight to Caddy's socket:
+// each gets a 4xx (or no answer at all), never a panic, and Caddy
+// serves the next good request.
+func TestMalformedRequests(t *testing.T) {
+	port := startApp(t, "127.0.0.1:0", hello("good"))
+	startCaddy(t, fmt.Sprintf("{%s}\nhttp://:9080 {\n\tbind 127.0.0.1\n\tlocaldev good %d\n}\n", globals, port))
+	for _, raw := range []string{
+		"GET / HTTP/1.1\r\nHost: bad host\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: \xff\xfe.localhost\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: good.localhost\r\nHost: other.localhost\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: good.localhost\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\n\r\n",
+		"GARBAGE\r\n\r\n",
+		"GET /\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: good.localhost\r\nContent-Length: -5\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: good.localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	} {
+		start := time.Now()
+		status := sendRaw(t, raw)
+		t.Logf("%.40q: %d in %s", raw, status, time.Since(start).Round(time.Millisecond))
+		if status != 0 && (status < 400 || status > 499) {
+			t.Errorf("%.60q: status %d, want a 4xx", raw, status)
+		}
+		if res := fetch(t, testClient("127.0.0.1"), "GET", httpURL("good.localhost", "/")); res.status != 200 {
+			t.Fatalf("after %.60q the next good request got %d", raw, res.status)
+		}
+	}
+}
+
+// sendRaw writes raw bytes to Caddy and returns the status it answers
+// with, or 0 if it closed the connection without one.
+func sendRaw(t *testing.T, raw string) int {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	go func() { _, _ = io.WriteString(conn, raw) }()
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0
+	}
+	_ = res.Body.Close()
+	return res.StatusCode
+}
+
+// TestMetrics reads localdev's series from the admin endpoint's /metrics
+// after real requests.
+func TestMetrics(t *testing.T) {
+	port := startApp(t, "127.0.0.1:0", hello("m"))
+	startCaddy(t, httpSite(fmt.Sprintf("localdev {\n metered %d\n gone %d\n}", port, freePort(t))))
+	client := testClient("127.0.0.1")
+	for i := 0; i < 3; i++ {
+		fetch(t, client, "GET", httpURL("metered.localhost", "/"))
+	}
+	fetch(t, client, "GET", httpURL("gone.localhost", "/"))
+	fetch(t, client, "GET", httpURL("nobody.localhost", "/"))
+	res := fetch(t, http.DefaultClient, "GET", "http://localhost:2999/metrics")
+	for _, want := range []string{
+		`caddy_localdev_requests_total{outcome="proxied",route="metered.localhost"}`,
+		`caddy_localdev_requests_total{outcome="app_down",route="gone.localhost"}`,
+		`caddy_localdev_requests_total{outcome="unknown_host",route=""}`,
+		`caddy_localdev_routes{source="config"} 2`,
+		`caddy_localdev_refused_total`,
+	} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", grepLines(res.body, "localdev"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, sub) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
