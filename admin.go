@@ -104,6 +104,7 @@ func (a *Admin) put(w http.ResponseWriter, r *http.Request, name string) error {
 		return apiError(http.StatusConflict, conflictHint(err))
 	}
 	a.logger.Info("route", zap.String("name", name), zap.String("target", t.Raw), zap.String("source", string(routes.SourceAPI)))
+	checker.Check(r.Context(), route)
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
