@@ -1,0 +1,76 @@
+//go:build linux
+
+package localdev
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestPeersFlood sends 10,000 requests from a non-loopback peer in a
+// network namespace: every one is refused, the app sees none, and memory
+// stays flat (refusals keep no state, and their log lines are sampled).
+func TestPeersFlood(t *testing.T) {
+	n := setupNetns(t)
+	var hits atomic.Int64
+	appPort := startApp(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	startCaddy(t, fmt.Sprintf("{%s}\nhttp://*.localhost:9080, http://localhost:9080 {\n\tbind 127.0.0.1 %s\n\tlocaldev app %d\n}\n",
+		globals, n.hostV4, appPort))
+	client := n.client(n.hostV4)
+	flood := func(count int) (refused, other int64) {
+		var r, o atomic.Int64
+		var wg sync.WaitGroup
+		const workers = 8
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < count; i += workers {
+					res, err := client.Get(httpURL("app.localhost", "/"))
+					if err != nil {
+						o.Add(1)
+						continue
+					}
+					_, _ = io.Copy(io.Discard, res.Body)
+					_ = res.Body.Close()
+					if res.StatusCode == http.StatusForbidden {
+						r.Add(1)
+					} else {
+						o.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return r.Load(), o.Load()
+	}
+	flood(1000) // warm up connections and pools before measuring
+	before := heapInUse()
+	refused, other := flood(10000)
+	after := heapInUse()
+	if refused != 10000 || other != 0 {
+		t.Fatalf("%d refused, %d other answers or errors; want all 10000 refused", refused, other)
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the app saw %d requests", hits.Load())
+	}
+	growth := int64(after) - int64(before)
+	t.Logf("heap in use before %d KiB, after %d KiB", before>>10, after>>10)
+	if growth > 8<<20 {
+		t.Errorf("heap grew by %d KiB over 10,000 refusals", growth>>10)
+	}
+	n.cleanup()
+	n.verifyGone(t)
+}
+
+func heapInUse() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
