@@ -33,10 +33,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	switch {
 	case route != nil:
 		return h.proxy(w, r, route)
-	case h.Fallthrough:
-		return next.ServeHTTP(w, r)
 	case ours && host == h.domain:
 		return h.serveDashboard(w, r)
+	case h.Fallthrough:
+		return next.ServeHTTP(w, r)
 	default:
 		countRequest("", outcomeUnknownHost)
 		return h.serveNotFound(w, r, host, ours)

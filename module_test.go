@@ -383,3 +383,33 @@ func TestRefusalNamesNothing(t *testing.T) {
 		t.Fatalf("refusal: %d %q, app hits %d", rec.Code, rec.Body.String(), hits.Load())
 	}
 }
+
+// TestFallthroughInsideRoute runs localdev inside a route block with
+// fallthrough: unknown names reach the next handler, routed names and the
+// dashboard do not.
+func TestFallthroughInsideRoute(t *testing.T) {
+	port := startApp(t, "127.0.0.1:0", hello("app"))
+	startCaddy(t, fmt.Sprintf(`{%s}
+http://:9080 {
+	bind 127.0.0.1
+	route {
+		localdev {
+			app %d
+			fallthrough
+		}
+		respond "next handler" 200
+	}
+}`, globals, port))
+	client := testClient("127.0.0.1")
+	if res := fetch(t, client, "GET", httpURL("app.localhost", "/")); res.header.Get("X-App") != "app" {
+		t.Errorf("routed name: %d %q", res.status, res.body)
+	}
+	for _, host := range []string{"nope.localhost", "example.test"} {
+		if res := fetch(t, client, "GET", httpURL(host, "/")); res.status != 200 || res.body != "next handler" {
+			t.Errorf("%s with fallthrough: %d %q, want the next handler", host, res.status, res.body)
+		}
+	}
+	if res := fetch(t, client, "GET", httpURL("localhost", "/"), "Accept: application/json"); res.status != 200 || !strings.Contains(res.body, "app.localhost") {
+		t.Errorf("dashboard with fallthrough: %d %q", res.status, res.body)
+	}
+}
