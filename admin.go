@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -58,10 +57,11 @@ func (a *Admin) serveList(w http.ResponseWriter, r *http.Request) error {
 		return apiError(http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed: use GET", r.Method))
 	}
 	checker.Watch(healthWait)
+	sites := servingSites()
 	list := table.Routes()
 	infos := make([]routeInfo, 0, len(list))
 	for _, route := range list {
-		infos = append(infos, describeRoutes([]*routes.Route{route}, origins.of(route.Name), false)...)
+		infos = append(infos, describeRoutes([]*routes.Route{route}, sites.originOf(route.Name), false)...)
 	}
 	return writeJSON(w, http.StatusOK, infos)
 }
@@ -82,7 +82,7 @@ func (a *Admin) serveRoute(w http.ResponseWriter, r *http.Request) error {
 		if route == nil {
 			return apiError(http.StatusNotFound, fmt.Errorf("no route %s", name))
 		}
-		return writeJSON(w, http.StatusOK, describeRoutes([]*routes.Route{route}, origins.of(name), false)[0])
+		return writeJSON(w, http.StatusOK, describeRoutes([]*routes.Route{route}, servingSites().originOf(name), false)[0])
 	}
 	return apiError(http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed: use GET, PUT or DELETE", r.Method))
 }
@@ -109,7 +109,7 @@ func (a *Admin) put(w http.ResponseWriter, r *http.Request, name string) error {
 	if created {
 		status = http.StatusCreated
 	}
-	return writeJSON(w, status, describeRoutes([]*routes.Route{route}, origins.of(name), false)[0])
+	return writeJSON(w, status, describeRoutes([]*routes.Route{route}, servingSites().originOf(name), false)[0])
 }
 
 func (a *Admin) delete(w http.ResponseWriter, r *http.Request, name string) error {
@@ -164,35 +164,6 @@ func readTarget(body io.Reader) (string, error) {
 
 func apiError(status int, err error) error {
 	return caddy.APIError{HTTPStatus: status, Err: err, Message: err.Error()}
-}
-
-// origins remembers, per domain, how browsers reach the localdev site that
-// serves it, so that the API can show URLs users can open.
-var origins = &originSet{byDomain: make(map[string]origin)}
-
-type originSet struct {
-	mu       sync.RWMutex
-	byDomain map[string]origin
-}
-
-func (s *originSet) set(domain string, o origin) {
-	s.mu.Lock()
-	s.byDomain[domain] = o
-	s.mu.Unlock()
-}
-
-// of returns the origin for a route name: that of the longest domain it
-// is under, or the default.
-func (s *originSet) of(name string) origin {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	best, found := "", defaultOrigin
-	for d, o := range s.byDomain {
-		if routes.InDomain(strings.TrimPrefix(name, "*."), d) && len(d) > len(best) {
-			best, found = d, o
-		}
-	}
-	return found
 }
 
 // Interface guards.

@@ -49,7 +49,6 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Ro
 		countRequest(route.Name, outcomeLoop)
 		return h.serveLoop(w, r, route)
 	}
-	h.noteOrigin(r)
 	r.Header.Set(hopHeader, hopToken)
 	caddyhttp.SetVar(r.Context(), routeVar, route)
 	start := time.Now()
@@ -140,16 +139,6 @@ func appDown(err error) bool {
 	}
 	var herr caddyhttp.HandlerError
 	return errors.As(err, &herr) && herr.StatusCode == http.StatusServiceUnavailable
-}
-
-// noteOrigin remembers the scheme and port this handler is reached on, so
-// that route URLs shown elsewhere (the admin API) match what browsers use.
-func (h *Handler) noteOrigin(r *http.Request) {
-	o := requestOrigin(r)
-	if cur := h.origin.Load(); cur == nil || *cur != o {
-		h.origin.Store(&o)
-		origins.set(h.domain, o)
-	}
 }
 
 // tooEarly answers TLS early data, which could be replayed, with 425.

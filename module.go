@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -97,7 +96,6 @@ type Handler struct {
 	owner      uint64
 	plain      caddyhttp.MiddlewareHandler
 	secure     caddyhttp.MiddlewareHandler
-	origin     *atomic.Pointer[origin]
 	logger     *zap.Logger
 	refusals   *zap.Logger
 	folderKeys []string
@@ -115,7 +113,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // and loads the reverse proxy.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	h.origin = new(atomic.Pointer[origin])
 	h.refusals = sampled(h.logger)
 	domain, err := routes.NormalizeDomain(h.domainOrDefault())
 	if err != nil {

@@ -4,7 +4,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/localdev/localdev/internal/pages"
 	"github.com/localdev/localdev/internal/routes"
@@ -42,8 +46,86 @@ func (o origin) url(name string) string {
 	return o.scheme + "://" + net.JoinHostPort(name, o.port)
 }
 
-// defaultOrigin is assumed before any request shows the real one.
+// defaultOrigin is assumed for a name no loaded site serves.
 var defaultOrigin = origin{scheme: "https"}
+
+// sites maps each loaded localdev handler's domain to the origin of the
+// server it runs in.
+type sites map[string]origin
+
+// servingSites walks the running HTTP servers for localdev handlers, so
+// that URLs shown outside a request (the admin API, the CLI) carry the
+// scheme and port browsers use.
+func servingSites() sites {
+	found := sites{}
+	app, err := caddy.ActiveContext().AppIfConfigured("http")
+	if err != nil {
+		return found
+	}
+	httpApp, ok := app.(*caddyhttp.App)
+	if !ok {
+		return found
+	}
+	for _, srv := range httpApp.Servers {
+		o, ok := serverOrigin(srv)
+		if !ok {
+			continue
+		}
+		for _, h := range localdevHandlers(srv.Routes) {
+			if _, seen := found[h.domain]; !seen {
+				found[h.domain] = o
+			}
+		}
+	}
+	return found
+}
+
+// originOf returns the origin for a route name: that of the longest
+// domain it is under, or the default.
+func (s sites) originOf(name string) origin {
+	best, found := "", defaultOrigin
+	for d, o := range s {
+		if routes.InDomain(strings.TrimPrefix(name, "*."), d) && len(d) > len(best) {
+			best, found = d, o
+		}
+	}
+	return found
+}
+
+// serverOrigin is the scheme and first listening port of a server.
+func serverOrigin(srv *caddyhttp.Server) (origin, bool) {
+	if len(srv.Listen) == 0 {
+		return origin{}, false
+	}
+	addr, err := caddy.ParseNetworkAddress(srv.Listen[0])
+	if err != nil || addr.IsUnixNetwork() {
+		return origin{}, false
+	}
+	o := origin{scheme: "http"}
+	if len(srv.TLSConnPolicies) > 0 {
+		o.scheme = "https"
+	}
+	if port := addr.StartPort; !(o.scheme == "http" && port == 80 || o.scheme == "https" && port == 443) {
+		o.port = strconv.FormatUint(uint64(port), 10)
+	}
+	return o, true
+}
+
+// localdevHandlers finds localdev handlers in routes, subroutes included.
+func localdevHandlers(list caddyhttp.RouteList) []*Handler {
+	var out []*Handler
+	for _, r := range list {
+		for _, mh := range r.Handlers {
+			switch h := mh.(type) {
+			case *Handler:
+				out = append(out, h)
+			case *caddyhttp.Subroute:
+				out = append(out, localdevHandlers(h.Routes)...)
+			}
+		}
+	}
+	return out
+}
 
 // requestOrigin reads the scheme and the listener's port of a request.
 func requestOrigin(r *http.Request) origin {
