@@ -221,22 +221,7 @@ func liveWaitServes(t testing.TB, client *http.Client, within time.Duration, hos
 func liveWSApp(t testing.TB, name string) int {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, append([]byte(name+": "), msg...)); err != nil {
-				return
-			}
-		}
-	})
+	mux.HandleFunc("/ws", echoWebSocketAs(name+": "))
 	mux.Handle("/", hello(name))
 	return startApp(t, "127.0.0.1:0", mux)
 }
@@ -1047,18 +1032,7 @@ func TestLiveReload(t *testing.T) {
 // own certificate on demand, and that a name never routed gets none.
 func TestLiveCertificates(t *testing.T) {
 	late := startApp(t, "127.0.0.1:0", hello("late"))
-	startCaddy(t, fmt.Sprintf(`{%s
-	on_demand_tls {
-		permission localdev
-	}
-}
-https:// {
-	bind 127.0.0.1
-	tls internal {
-		on_demand
-	}
-	localdev
-}`, globals))
+	startCaddy(t, httpsSite("localdev"))
 	// A name of its own each run: certificates stay in the process's cache.
 	name := "late-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	host := name + ".localhost"

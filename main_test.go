@@ -205,18 +205,32 @@ func nopLogger() *zap.Logger { return zap.NewNop() }
 
 // echoWebSocket is an app that echoes every WebSocket message.
 func echoWebSocket(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer c.CloseNow()
-	for {
-		typ, msg, err := c.Read(r.Context())
+	echoWebSocketAs("")(w, r)
+}
+
+// echoWebSocketAs echoes every WebSocket message with prefix before it.
+func echoWebSocketAs(prefix string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
-		if err := c.Write(r.Context(), typ, msg); err != nil {
-			return
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, append([]byte(prefix), msg...)); err != nil {
+				return
+			}
 		}
 	}
+}
+
+// httpsSite is a catch-all HTTPS localdev site with on-demand
+// certificates allowed by localdev's permission.
+func httpsSite(localdev string) string {
+	return "{" + globals + "\ton_demand_tls {\n\t\tpermission localdev\n\t}\n}\n" +
+		"https:// {\n\tbind 127.0.0.1\n\ttls internal {\n\t\ton_demand\n\t}\n\t" + localdev + "\n}\n"
 }

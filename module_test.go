@@ -195,20 +195,7 @@ func echo(t *testing.T, ctx context.Context, c *websocket.Conn, msg string) {
 // gets its own certificate while others get none.
 func TestHTTPSCertificates(t *testing.T) {
 	port := startApp(t, "127.0.0.1:0", hello("app"))
-	startCaddy(t, fmt.Sprintf(`{%s
-	on_demand_tls {
-		permission localdev
-	}
-}
-https:// {
-	bind 127.0.0.1
-	tls internal {
-		on_demand
-	}
-	localdev {
-		app %d
-	}
-}`, globals, port))
+	startCaddy(t, httpsSite(fmt.Sprintf("localdev app %d", port)))
 	res := fetch(t, testClient("127.0.0.1"), "GET", httpsURL("app.localhost", "/"))
 	if res.status != 200 || res.header.Get("X-App") != "app" || res.proto != "HTTP/2.0" {
 		t.Fatalf("https://app.localhost: %d %s %q", res.status, res.proto, res.body)
