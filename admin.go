@@ -113,14 +113,14 @@ func (a *Admin) put(w http.ResponseWriter, r *http.Request, name string) error {
 }
 
 func (a *Admin) delete(w http.ResponseWriter, r *http.Request, name string) error {
-	_, err := table.Delete(name, routes.SourceAPI, r.URL.Query().Get("target"))
+	old, err := table.Delete(name, routes.SourceAPI, r.URL.Query().Get("target"))
 	switch {
 	case errors.Is(err, routes.ErrNotFound):
 		return apiError(http.StatusNotFound, err)
 	case err != nil:
 		return apiError(http.StatusConflict, conflictHint(err))
 	}
-	a.logger.Info("route removed", zap.String("name", name), zap.String("source", string(routes.SourceAPI)))
+	a.logger.Info("route removed", zap.String("name", name), zap.String("target", old.Target.Raw), zap.String("source", string(routes.SourceAPI)))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

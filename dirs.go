@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -42,7 +44,7 @@ func (h *Handler) startDirs(ctx caddy.Context) error {
 			return watchFolder(path, h.domain, ctx.Logger().Named("dir"))
 		})
 		if err != nil {
-			return fmt.Errorf("dir %q: %v", d, err)
+			return fmt.Errorf("dir %q: %w", d, err)
 		}
 		h.folderKeys = append(h.folderKeys, key)
 	}
@@ -164,10 +166,13 @@ func (f *folder) rescan() {
 // skipped.
 func (f *folder) readEntry(e fs.DirEntry) (name, target string, ok bool) {
 	file := filepath.Join(f.path, e.Name())
-	if ignoredFile(e.Name()) || !e.Type().IsRegular() {
+	if ignoredFile(e.Name()) || !(e.Type().IsRegular() || e.Type()&fs.ModeSymlink != 0) {
 		return "", "", false
 	}
 	name, target, err := readRouteFile(file, e.Name(), f.domain)
+	if errors.Is(err, errNotRegular) {
+		return "", "", false // a link to a folder or a device: not a route
+	}
 	if err != nil {
 		f.problem(file, err.Error())
 		return "", "", false
@@ -227,12 +232,17 @@ func readRouteFile(path, base, domain string) (name, target string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	fh, err := os.Open(path)
+	// Non-blocking, so that a FIFO swapped in cannot hang the watcher;
+	// links are followed (dotfile managers link route files in).
+	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", "", err
 	}
 	defer fh.Close()
-	sc := bufio.NewScanner(fh)
+	if info, err := fh.Stat(); err != nil || !info.Mode().IsRegular() {
+		return "", "", errNotRegular
+	}
+	sc := bufio.NewScanner(io.LimitReader(fh, 64<<10))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -248,6 +258,9 @@ func readRouteFile(path, base, domain string) (name, target string, err error) {
 	}
 	return "", "", errors.New("no target: write a port such as 5173 on the first line")
 }
+
+// errNotRegular is a folder entry that is not a regular file.
+var errNotRegular = errors.New("not a regular file")
 
 // ignoredFile reports whether a file is a dotfile or an editor's file.
 func ignoredFile(base string) bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -45,11 +46,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // proxy sends the request to the route's app through Caddy's reverse proxy.
 func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Route) error {
-	if r.Header.Get(hopHeader) == hopToken {
+	hop := hopToken + " " + route.Name
+	if r.Header.Get(hopHeader) == hop {
 		countRequest(route.Name, outcomeLoop)
 		return h.serveLoop(w, r, route)
 	}
-	r.Header.Set(hopHeader, hopToken)
+	r.Header.Set(hopHeader, hop)
+	defer r.Header.Del(hopHeader) // the mark is for the app's side only, not for logs
 	caddyhttp.SetVar(r.Context(), routeVar, route)
 	start := time.Now()
 	proxy := h.plain
@@ -58,8 +61,10 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Ro
 	}
 	body := watchBody(r)
 	err := proxy.ServeHTTP(w, r, noNext)
-	if err != nil && body != nil && body.err != nil {
-		return caddyhttp.Error(http.StatusBadRequest, body.err)
+	if err != nil && body != nil {
+		if status, bodyErr := body.failure(); bodyErr != nil {
+			return caddyhttp.Error(status, bodyErr)
+		}
 	}
 	if err != nil && appDown(err) {
 		countRequest(route.Name, outcomeAppDown)
@@ -102,18 +107,32 @@ func proxiedStatus(r *http.Request, err error) int {
 
 // bodyWatch remembers whether reading the client's body failed, so that
 // a malformed body (broken chunked encoding, say) is the client's 400,
-// not a 502 blamed on the app.
+// not a 502 blamed on the app. The proxy's transport may read the body in
+// a goroutine of its own, hence the atomic.
 type bodyWatch struct {
 	io.ReadCloser
-	err error
+	err atomic.Pointer[error]
 }
 
 func (b *bodyWatch) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF && b.err == nil {
-		b.err = err
+	if err != nil && err != io.EOF {
+		b.err.CompareAndSwap(nil, &err)
 	}
 	return n, err
+}
+
+// failure returns the status for a body that failed to read, and why.
+func (b *bodyWatch) failure() (int, error) {
+	errp := b.err.Load()
+	if errp == nil {
+		return 0, nil
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(*errp, &tooBig) {
+		return http.StatusRequestEntityTooLarge, *errp
+	}
+	return http.StatusBadRequest, *errp
 }
 
 // watchBody wraps the body of a request that has one; streams opened

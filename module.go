@@ -33,8 +33,10 @@ func init() {
 // (old and new during a reload), the route folders and the admin API.
 var table = routes.NewTable()
 
-// hopToken marks requests this process proxies, so that a route pointing
-// back at Caddy itself is caught on the second hop instead of looping.
+// hopToken marks requests this process proxies, with the route's name,
+// so that a route pointing back at Caddy itself is caught on the second
+// hop instead of looping. An app that forwards to another route (a dev
+// server's proxy) is not a loop: the name differs.
 var hopToken = newHopToken()
 
 // hopHeader carries hopToken to the app.
@@ -112,6 +114,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision checks the configuration, adds its routes to the route table
 // and loads the reverse proxy.
 func (h *Handler) Provision(ctx caddy.Context) error {
+	if h.Wait < 0 {
+		return fmt.Errorf("wait %s is negative", time.Duration(h.Wait))
+	}
 	h.logger = ctx.Logger()
 	h.refusals = sampled(h.logger)
 	domain, err := routes.NormalizeDomain(h.domainOrDefault())
@@ -133,26 +138,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.owner = table.AddConfig(configured)
-	domains.add(h.domain)
+	loaded.add(h)
 	for _, r := range configured {
 		h.logger.Info("route", zap.String("name", r.Name), zap.String("target", r.Target.Raw), zap.String("source", string(r.Source)))
 	}
 	return h.startDirs(ctx)
 }
 
-// Validate checks what Provision could not.
-func (h *Handler) Validate() error {
-	if h.Wait < 0 {
-		return fmt.Errorf("wait %s is negative", time.Duration(h.Wait))
-	}
-	return nil
-}
-
 // Cleanup removes this configuration's routes from the table.
 func (h *Handler) Cleanup() error {
 	if h.owner != 0 {
 		table.RemoveConfig(h.owner)
-		domains.remove(h.domain)
+		h.logger.Debug("configuration's routes retired", zap.Int("routes", len(h.Routes)))
+		loaded.remove(h)
 	}
 	return h.stopDirs()
 }
@@ -179,7 +177,7 @@ func configRoutes(raw map[string]string, domain string) ([]*routes.Route, error)
 		seen[full] = name
 		t, err := routes.ParseTarget(target)
 		if err != nil {
-			return nil, fmt.Errorf("route %q: %v", name, err)
+			return nil, fmt.Errorf("route %q: %w", name, err)
 		}
 		out = append(out, routes.NewRoute(full, t, routes.SourceConfig, ""))
 	}
@@ -208,6 +206,13 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("allow %q: not a CIDR range, an address or \"unix\"", s)
 		}
+		if p.Addr().Is4In6() {
+			// peers are compared unmapped, so the range must be too
+			if p.Bits() < 96 {
+				return netip.Prefix{}, fmt.Errorf("allow %q: an IPv4-mapped range needs at least /96", s)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
@@ -225,7 +230,7 @@ func expandHome(path string) (string, error) {
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("dir %q: %v", path, err)
+		return "", fmt.Errorf("dir %q: %w", path, err)
 	}
 	return filepath.Join(home, strings.TrimPrefix(path, "~")), nil
 }
@@ -234,7 +239,6 @@ func expandHome(path string) (string, error) {
 var (
 	_ caddy.Module                = (*Handler)(nil)
 	_ caddy.Provisioner           = (*Handler)(nil)
-	_ caddy.Validator             = (*Handler)(nil)
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 	_ caddyfile.Unmarshaler       = (*Handler)(nil)

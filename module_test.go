@@ -12,12 +12,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/certmagic"
 	"github.com/coder/websocket"
 )
 
@@ -400,3 +402,67 @@ http://:9080 {
 		t.Errorf("dashboard with fallthrough: %d %q", res.status, res.body)
 	}
 }
+
+// TestChainedAppsAreNotLoops has one app forward a request, with all its
+// headers (as a dev server's proxy does), to another route through Caddy:
+// that is not a loop, while a route pointing at Caddy itself is.
+func TestChainedAppsAreNotLoops(t *testing.T) {
+	backend := startApp(t, "127.0.0.1:0", hello("backend"))
+	client := testClient("127.0.0.1")
+	frontend := startApp(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequest("GET", httpURL("backend.localhost", "/api"), nil)
+		req.Header = r.Header.Clone()
+		res, err := client.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer res.Body.Close()
+		w.WriteHeader(res.StatusCode)
+		_, _ = io.Copy(w, res.Body)
+	}))
+	startCaddy(t, httpSite(fmt.Sprintf("localdev {\n frontend %d\n backend %d\n self %d\n}", frontend, backend, httpPort)))
+	if res := fetch(t, client, "GET", httpURL("frontend.localhost", "/")); res.status != 200 || !strings.HasPrefix(res.body, "backend ") {
+		t.Fatalf("frontend forwarding to backend: %d %q", res.status, res.body)
+	}
+	if res := fetch(t, client, "GET", httpURL("self.localhost", "/")); res.status != http.StatusLoopDetected {
+		t.Fatalf("route to Caddy itself: %d, want 508", res.status)
+	}
+}
+
+// TestPermissionChecksTheClient asks for certificates as a TLS handshake
+// would. The peer is a stand-in net.Conn: a handshake from a
+// non-loopback address needs a second host, which TestPeersNetns covers
+// for requests.
+func TestPermissionChecksTheClient(t *testing.T) {
+	port := startApp(t, "127.0.0.1:0", hello("cert"))
+	startCaddy(t, httpsSite(fmt.Sprintf("localdev {\n certapp %d\n allow 198.18.7.0/24\n}", port)))
+	for _, tc := range []struct {
+		peer string
+		name string
+		ok   bool
+	}{
+		{"127.0.0.1:5000", "certapp.localhost", true},
+		{"[::1]:5000", "localhost", true},
+		{"198.18.7.9:5000", "certapp.localhost", true},
+		{"198.18.8.9:5000", "certapp.localhost", false},
+		{"[2001:db8::9]:5000", "certapp.localhost", false},
+		{"127.0.0.1:5000", "unrouted.localhost", false},
+		{"127.0.0.1:5000", "github.com", false},
+	} {
+		hello := &tls.ClientHelloInfo{ServerName: tc.name, Conn: peerConn{addr: net.TCPAddrFromAddrPort(netip.MustParseAddrPort(tc.peer))}}
+		ctx := context.WithValue(context.Background(), certmagic.ClientHelloInfoCtxKey, hello)
+		err := Permission{}.CertificateAllowed(ctx, tc.name)
+		if (err == nil) != tc.ok {
+			t.Errorf("peer %s asking for %s: %v, want allowed=%v", tc.peer, tc.name, err, tc.ok)
+		}
+	}
+}
+
+// peerConn is a net.Conn that only knows its remote address.
+type peerConn struct {
+	net.Conn
+	addr net.Addr
+}
+
+func (c peerConn) RemoteAddr() net.Addr { return c.addr }

@@ -16,10 +16,28 @@ func (h *Handler) peerAllowed(r *http.Request) bool {
 		return h.allowUDS
 	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return false
+	return err == nil && h.allowsIP(ap.Addr())
+}
+
+// admits is peerAllowed for a connection's remote address, as the TLS
+// handshake sees it.
+func (h *Handler) admits(addr net.Addr) bool {
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		ip, ok := netip.AddrFromSlice(a.IP)
+		return ok && h.allowsIP(ip)
+	case *net.UDPAddr:
+		ip, ok := netip.AddrFromSlice(a.IP)
+		return ok && h.allowsIP(ip)
+	case *net.UnixAddr:
+		return h.allowUDS
 	}
-	ip := ap.Addr().Unmap()
+	return false
+}
+
+// allowsIP reports whether ip is loopback or in an allowed range.
+func (h *Handler) allowsIP(ip netip.Addr) bool {
+	ip = ip.Unmap()
 	if ip.IsLoopback() {
 		return true
 	}

@@ -2,21 +2,26 @@ package localdev
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
+	"slices"
 	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
+	"github.com/caddyserver/certmagic"
 
 	"github.com/localdev/localdev/internal/routes"
 )
 
 // Permission allows on-demand certificates only for the names localdev
-// serves: a routed name, or the index host (the domain itself) of a
-// localdev handler. Runtime routes count as soon as they are added. Every
-// other name, including unrouted names under the domain and names outside
-// it, gets no certificate.
+// serves, and only to the clients it serves: a routed name, or the index
+// host (the domain itself) of a loaded localdev handler, asked for by a
+// client on this machine or in a handler's allow ranges. Runtime routes
+// count as soon as they are added. Every other name, including unrouted
+// names under the domain and names outside it, gets no certificate.
 type Permission struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -27,16 +32,22 @@ func (Permission) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// CertificateAllowed returns nil if name is one localdev serves.
-func (Permission) CertificateAllowed(_ context.Context, name string) error {
+// CertificateAllowed returns nil if name is one localdev serves to the
+// client in the TLS handshake.
+func (Permission) CertificateAllowed(ctx context.Context, name string) error {
+	if hello, ok := ctx.Value(certmagic.ClientHelloInfoCtxKey).(*tls.ClientHelloInfo); ok && hello.Conn != nil {
+		if !loaded.admits(hello.Conn.RemoteAddr()) {
+			return fmt.Errorf("client %s is not on this machine", hello.Conn.RemoteAddr())
+		}
+	}
 	host, ok := routes.NormalizeHost(name)
 	if !ok {
 		return fmt.Errorf("%q is not a name localdev serves", name)
 	}
-	if !domains.covers(host) {
+	if !loaded.covers(host) {
 		return fmt.Errorf("%s is outside every localdev domain", host)
 	}
-	if domains.has(host) || table.Lookup(host) != nil {
+	if loaded.isDomain(host) || table.Lookup(host) != nil {
 		return nil
 	}
 	return fmt.Errorf("%s has no localdev route", host)
@@ -53,46 +64,47 @@ func (p *Permission) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// domains counts the domains of the localdev handlers that are loaded, so
-// that certificates go only to names under one of them.
-var domains = &domainSet{count: make(map[string]int)}
+// loaded holds the localdev handlers of the configurations in effect (two
+// during a reload), for the questions certificates ask: which domains,
+// which clients.
+var loaded = &handlerSet{}
 
-type domainSet struct {
-	mu    sync.RWMutex
-	count map[string]int
+type handlerSet struct {
+	mu   sync.RWMutex
+	list []*Handler
 }
 
-func (s *domainSet) add(domain string) {
+func (s *handlerSet) add(h *Handler) {
 	s.mu.Lock()
-	s.count[domain]++
+	s.list = append(s.list, h)
 	s.mu.Unlock()
 }
 
-func (s *domainSet) remove(domain string) {
+func (s *handlerSet) remove(h *Handler) {
 	s.mu.Lock()
-	if s.count[domain]--; s.count[domain] <= 0 {
-		delete(s.count, domain)
-	}
+	s.list = slices.DeleteFunc(s.list, func(e *Handler) bool { return e == h })
 	s.mu.Unlock()
 }
 
-// has reports whether host is itself the domain of a loaded handler.
-func (s *domainSet) has(host string) bool {
+// isDomain reports whether host is itself the domain of a loaded handler.
+func (s *handlerSet) isDomain(host string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.count[host] > 0
+	return slices.ContainsFunc(s.list, func(h *Handler) bool { return h.domain == host })
 }
 
 // covers reports whether host is under the domain of a loaded handler.
-func (s *domainSet) covers(host string) bool {
+func (s *handlerSet) covers(host string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for d := range s.count {
-		if routes.InDomain(host, d) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(s.list, func(h *Handler) bool { return routes.InDomain(host, h.domain) })
+}
+
+// admits reports whether a loaded handler would serve a client at addr.
+func (s *handlerSet) admits(addr net.Addr) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.ContainsFunc(s.list, func(h *Handler) bool { return h.admits(addr) })
 }
 
 // Interface guards.

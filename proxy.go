@@ -43,7 +43,7 @@ func loadProxy(ctx caddy.Context, cfg map[string]any) (caddyhttp.MiddlewareHandl
 	}
 	mod, err := ctx.LoadModuleByID("http.handlers.reverse_proxy", raw)
 	if err != nil {
-		return nil, fmt.Errorf("loading reverse_proxy: %v", err)
+		return nil, fmt.Errorf("loading reverse_proxy: %w", err)
 	}
 	return mod.(caddyhttp.MiddlewareHandler), nil
 }
@@ -56,7 +56,7 @@ func (h *Handler) proxyConfig(tls bool) (map[string]any, error) {
 	cfg := map[string]any{}
 	if len(h.Proxy) > 0 {
 		if err := json.Unmarshal(h.Proxy, &cfg); err != nil {
-			return nil, fmt.Errorf("proxy: %v", err)
+			return nil, fmt.Errorf("proxy: %w", err)
 		}
 	}
 	for _, key := range []string{"upstreams", "dynamic_upstreams"} {

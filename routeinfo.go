@@ -1,8 +1,11 @@
 package localdev
 
 import (
+	"cmp"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,12 +27,13 @@ const healthWait = 500 * time.Millisecond
 // routeInfo is a route as the admin API, the dashboard's JSON and
 // `caddy localdev list` show it.
 type routeInfo struct {
-	Name     string          `json:"name"`
-	URL      string          `json:"url"`
-	Target   string          `json:"target"`
-	Source   string          `json:"source"`
-	Up       bool            `json:"up"`
-	Requests []pages.Request `json:"requests,omitempty"`
+	Name     string           `json:"name"`
+	URL      string           `json:"url"`
+	Target   string           `json:"target"`
+	Source   string           `json:"source"`
+	Up       bool             `json:"up"`
+	Requests *[]pages.Request `json:"requests,omitempty"` // the dashboard's only, always there
+
 }
 
 // origin is how browsers reach a localdev site: its scheme and, when not
@@ -66,7 +70,17 @@ func servingSites() sites {
 	if !ok {
 		return found
 	}
-	for _, srv := range httpApp.Servers {
+	// TLS servers first, then by name, so that the answer is stable.
+	names := slices.Sorted(maps.Keys(httpApp.Servers))
+	tlsFirst := func(name string) int {
+		if len(httpApp.Servers[name].TLSConnPolicies) > 0 {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(tlsFirst(a), tlsFirst(b)) })
+	for _, name := range names {
+		srv := httpApp.Servers[name]
 		o, ok := serverOrigin(srv)
 		if !ok {
 			continue
@@ -133,12 +147,13 @@ func requestOrigin(r *http.Request) origin {
 	if r.TLS != nil {
 		o.scheme = "https"
 	}
-	local, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr)
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	if !ok {
 		return o
 	}
-	if port := local.Port; !(o.scheme == "http" && port == 80 || o.scheme == "https" && port == 443) {
-		o.port = strconv.Itoa(port)
+	_, port, err := net.SplitHostPort(local.String()) // TCP, or UDP for HTTP/3
+	if err == nil && !(o.scheme == "http" && port == "80" || o.scheme == "https" && port == "443") {
+		o.port = port
 	}
 	return o
 }
@@ -158,7 +173,8 @@ func describeRoutes(list []*routes.Route, o origin, withRequests bool) []routeIn
 		health, _ := r.Health()
 		info.Up = health == routes.HealthUp
 		if withRequests {
-			info.Requests = inspectorEntries(r)
+			entries := inspectorEntries(r)
+			info.Requests = &entries
 		}
 		out = append(out, info)
 	}
@@ -168,9 +184,6 @@ func describeRoutes(list []*routes.Route, o origin, withRequests bool) []routeIn
 // inspectorEntries returns a route's recorded requests, newest first.
 func inspectorEntries(r *routes.Route) []pages.Request {
 	recorded := r.Requests()
-	if len(recorded) == 0 {
-		return nil
-	}
 	out := make([]pages.Request, len(recorded))
 	for i, q := range recorded {
 		out[i] = pages.Request{
@@ -194,8 +207,15 @@ func pageRoutes(infos []routeInfo) []pages.Route {
 			Target:   info.Target,
 			Source:   info.Source,
 			Up:       info.Up,
-			Requests: info.Requests,
+			Requests: deref(info.Requests),
 		}
 	}
 	return out
+}
+
+func deref[T any](p *[]T) []T {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

@@ -37,7 +37,7 @@ type Route struct {
 	Target Target
 	// Source is where the route came from.
 	Source Source
-	// Origin says more about the source: the file of a folder route.
+	// Origin says more about the source: the folder of a folder route.
 	Origin string
 
 	live *liveState

@@ -17,20 +17,22 @@ type Target struct {
 	// Port is the TCP port, or 0 for a Unix socket.
 	Port int
 	// Dials are the addresses to dial, in Caddy's network address form:
-	// "127.0.0.1:62893", "[::1]:62893", "localhost:3000" or "unix//path".
-	// A bare port has two: IPv4 and IPv6 loopback, either of which may answer.
+	// "127.0.0.1:62893", "[::1]:62893" or "unix//path". A bare port and
+	// "localhost:port" have two: IPv4 and IPv6 loopback, either of which
+	// may answer.
 	Dials []string
 }
 
 // Unix reports whether the target is a Unix socket.
 func (t Target) Unix() bool { return t.Port == 0 }
 
-// BothFamilies reports whether the target is a bare port, tried on both
-// 127.0.0.1 and ::1.
+// BothFamilies reports whether the target is tried on both 127.0.0.1 and
+// ::1 (a bare port, or localhost:port).
 func (t Target) BothFamilies() bool { return len(t.Dials) == 2 }
 
 // ParseTarget parses a route target: a port ("62893"), a loopback address
-// ("127.0.0.1:3000", "[::1]:4000", "localhost:3000"), a Unix socket
+// ("127.0.0.1:3000", "[::1]:4000", or "localhost:3000", which like a bare
+// port is dialed on 127.0.0.1 and ::1, never resolved), a Unix socket
 // ("unix//path/app.sock"), any of them after "https://". Anything that is
 // not this machine is an error: localdev is never an open proxy.
 func ParseTarget(raw string) (Target, error) {
@@ -61,8 +63,13 @@ func ParseTarget(raw string) (Target, error) {
 }
 
 func unixTarget(t Target, path string) (Target, error) {
-	if !strings.HasPrefix(path, "/") {
+	if !strings.HasPrefix(path, "/") || len(path) < 2 {
 		return Target{}, fmt.Errorf("target %q: a Unix socket needs an absolute path, as in unix//run/app.sock", t.Raw)
+	}
+	// Caddy fills placeholders in dial addresses per request: braces here
+	// would let a request choose the socket.
+	if i := strings.IndexFunc(path, func(r rune) bool { return r == '{' || r == '}' || r < ' ' || r == 0x7f }); i >= 0 {
+		return Target{}, fmt.Errorf("target %q: the socket path has the character %q", t.Raw, path[i])
 	}
 	t.Dials = []string{"unix/" + path}
 	return t, nil
@@ -85,7 +92,14 @@ func hostPortTarget(t Target, rest string) (Target, error) {
 		return Target{}, fmt.Errorf("target %q: %v", t.Raw, err)
 	}
 	t.Port = port
-	t.Dials = []string{net.JoinHostPort(dialHost, portStr)}
+	if dialHost == "localhost" {
+		// Dial loopback itself: resolving "localhost" goes to /etc/hosts
+		// and DNS, which could answer with another machine.
+		p := strconv.Itoa(port)
+		t.Dials = []string{"127.0.0.1:" + p, "[::1]:" + p}
+		return t, nil
+	}
+	t.Dials = []string{net.JoinHostPort(dialHost, strconv.Itoa(port))}
 	return t, nil
 }
 

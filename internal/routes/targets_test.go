@@ -19,8 +19,8 @@ func TestParseTarget(t *testing.T) {
 		{"127.1.2.3:3000", []string{"127.1.2.3:3000"}, false, 3000},
 		{"[::1]:4000", []string{"[::1]:4000"}, false, 4000},
 		{"[::ffff:127.0.0.1]:4000", []string{"127.0.0.1:4000"}, false, 4000},
-		{"localhost:3000", []string{"localhost:3000"}, false, 3000},
-		{"LOCALHOST:3000", []string{"localhost:3000"}, false, 3000},
+		{"localhost:3000", []string{"127.0.0.1:3000", "[::1]:3000"}, false, 3000},
+		{"LOCALHOST:3000", []string{"127.0.0.1:3000", "[::1]:3000"}, false, 3000},
 		{"unix//run/app.sock", []string{"unix//run/app.sock"}, false, 0},
 		{"https://5173", []string{"127.0.0.1:5173", "[::1]:5173"}, true, 5173},
 		{"https://[::1]:5173", []string{"[::1]:5173"}, true, 5173},
@@ -60,6 +60,9 @@ func TestParseTargetRefusesOtherMachines(t *testing.T) {
 		{"ftp://127.0.0.1:21", "only https:// may come before"},
 		{"https://example.com:443", `host "example.com" is not this machine`},
 		{"unix/relative.sock", "absolute path"},
+		{"unix//", "absolute path"},
+		{"unix//tmp/{http.request.uri.query.s}", `the character '{'`},
+		{"unix//tmp/a\nb", `the character '\n'`},
 	} {
 		_, err := ParseTarget(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -82,8 +85,11 @@ func FuzzParseTarget(f *testing.F) {
 			t.Fatalf("ParseTarget(%q) has no dial address", raw)
 		}
 		for _, d := range tgt.Dials {
-			if !strings.HasPrefix(d, "127.") && !strings.HasPrefix(d, "[::1]:") && !strings.HasPrefix(d, "localhost:") && !strings.HasPrefix(d, "unix//") {
+			if !strings.HasPrefix(d, "127.") && !strings.HasPrefix(d, "[::1]:") && !strings.HasPrefix(d, "unix//") {
 				t.Fatalf("ParseTarget(%q) dials %q, not this machine", raw, d)
+			}
+			if strings.ContainsAny(d, "{}") {
+				t.Fatalf("ParseTarget(%q) dials %q, which holds a placeholder", raw, d)
 			}
 		}
 	})
