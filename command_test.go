@@ -13,9 +13,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,8 +34,49 @@ import (
 const cliChildEnv = "LOCALDEV_TEST_CHILD"
 
 func init() {
-	if os.Getenv(cliChildEnv) == "serve" {
+	switch os.Getenv(cliChildEnv) {
+	case "serve":
 		os.Exit(cliServeChild())
+	case "run":
+		os.Exit(cliRunChild())
+	case "count":
+		os.Exit(cliCountChild())
+	}
+}
+
+// cliRunChild is `caddy localdev run sigtest -- <this binary as
+// cliCountChild>` against the admin API at $LOCALDEV_TEST_ADMIN.
+func cliRunChild() int {
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "run:", err)
+		return 2
+	}
+	fmt.Printf("run: foreground=%v\n", stdinForeground())
+	os.Setenv(cliChildEnv, "count")
+	code, err := runCommand(context.Background(), os.Getenv("LOCALDEV_TEST_ADMIN"), "sigtest", 0, false, []string{self})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "run:", err)
+	}
+	return code
+}
+
+// cliCountChild prints "ready", then counts the SIGINTs it gets until a
+// second after the first, prints "ints=N" and exits with 40 + N.
+func cliCountChild() int {
+	c := make(chan os.Signal, 16)
+	signal.Notify(c, os.Interrupt)
+	fmt.Println("ready")
+	<-c
+	n := 1
+	for end := time.After(time.Second); ; {
+		select {
+		case <-c:
+			n++
+		case <-end:
+			fmt.Printf("ints=%d\n", n)
+			return 40 + n
+		}
 	}
 }
 
@@ -105,7 +149,7 @@ func cliStartTrap(t *testing.T, ctx context.Context, script string) (chan<- os.S
 	sigs := make(chan os.Signal, 1)
 	result := make(chan [2]any, 1)
 	go func() {
-		code, err := runChild(ctx, cmd, sigs)
+		code, err := runChild(ctx, cmd, sigs, nil)
 		result <- [2]any{code, err}
 	}()
 	line, err := bufio.NewReader(out).ReadString('\n')
@@ -166,7 +210,7 @@ func TestRunChildCancelSendsSIGTERM(t *testing.T) {
 func TestRunChildExitStatus(t *testing.T) {
 	cliNeedSh(t)
 	for script, want := range map[string]int{"exit 0": 0, "exit 1": 1, "exit 3": 3, "kill -KILL $$": 137} {
-		code, err := runChild(context.Background(), exec.Command("sh", "-c", script), nil)
+		code, err := runChild(context.Background(), exec.Command("sh", "-c", script), nil, nil)
 		if err != nil || code != want {
 			t.Errorf("runChild(%q) = %d, %v; want %d", script, code, err, want)
 		}
@@ -174,7 +218,7 @@ func TestRunChildExitStatus(t *testing.T) {
 }
 
 func TestRunChildNotFound(t *testing.T) {
-	code, err := runChild(context.Background(), exec.Command("localdev-no-such-command-xyz"), nil)
+	code, err := runChild(context.Background(), exec.Command("localdev-no-such-command-xyz"), nil, nil)
 	if code != 127 || err == nil {
 		t.Errorf("runChild(missing) = %d, %v; want 127 and an error", code, err)
 	}
@@ -678,4 +722,334 @@ func TestCommandsAgainstCaddy(t *testing.T) {
 		}
 		cliRouteGone(t, "web.localhost")
 	})
+}
+
+// ---------------------------------------------------------------------
+// Signals: no second SIGINT from a terminal, no window before the route.
+// ---------------------------------------------------------------------
+
+func TestForwardSignal(t *testing.T) {
+	for _, c := range []struct {
+		sig        os.Signal
+		foreground bool
+		want       bool
+	}{
+		{os.Interrupt, false, true},
+		{syscall.SIGTERM, false, true},
+		{syscall.SIGHUP, false, true},
+		{syscall.SIGQUIT, false, true},
+		{os.Interrupt, true, false},
+		{syscall.SIGQUIT, true, false},
+		{syscall.SIGHUP, true, false},
+		{syscall.SIGTERM, true, true},
+	} {
+		if got := forwardSignal(c.sig, c.foreground); got != c.want {
+			t.Errorf("forwardSignal(%v, foreground %v) = %v, want %v", c.sig, c.foreground, got, c.want)
+		}
+	}
+}
+
+// TestSignalNotATerminalForwards: stdin that is a pipe, a file or
+// /dev/null is not a terminal's foreground, so SIGINT is passed on.
+func TestSignalNotATerminalForwards(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	for _, f := range []*os.File{r, w, null} {
+		fg := terminalForeground(int(f.Fd()))
+		if fg {
+			t.Errorf("terminalForeground(%s) = true", f.Name())
+		}
+		if !forwardSignal(os.Interrupt, fg) {
+			t.Errorf("SIGINT not forwarded with stdin %s", f.Name())
+		}
+	}
+	if !forwardSignal(syscall.SIGTERM, true) {
+		t.Error("SIGTERM not forwarded in the foreground")
+	}
+}
+
+// cliSignalNeeds skips where signals cannot be sent to a process.
+func cliSignalNeeds(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("needs POSIX signals")
+	}
+}
+
+// cliOwnProcessEnv names the test that a test binary runs alone.
+const cliOwnProcessEnv = "LOCALDEV_TEST_OWN_PROCESS"
+
+// cliInOwnProcess runs the calling top-level test alone in a new test
+// process and reports its result, for tests that send this process
+// SIGINT: Caddy, once another test has started it, traps SIGINT and exits.
+// It returns true in that new process, where the test is to run.
+func cliInOwnProcess(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(cliOwnProcessEnv) == t.Name() {
+		return true
+	}
+	cmd := exec.Command(cliSelf(t), "-test.run", "^"+t.Name()+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), cliOwnProcessEnv+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	switch {
+	case err != nil:
+		t.Errorf("%s in its own process: %v\n%s", t.Name(), err, out)
+	case bytes.Contains(out, []byte("--- SKIP: "+t.Name())):
+		t.Skipf("skipped in its own process:\n%s", out)
+	case !bytes.Contains(out, []byte("--- PASS: "+t.Name())):
+		t.Errorf("%s did not pass in its own process:\n%s", t.Name(), out)
+	default:
+		t.Logf("passed in its own process:\n%s", out)
+	}
+	return false
+}
+
+// cliFakeAdmin is an admin API that accepts every PUT and DELETE of a
+// route, calls onPut during a PUT, and records the requests.
+type cliFakeAdmin struct {
+	mu    sync.Mutex
+	reqs  []string
+	onPut func()
+}
+
+func (a *cliFakeAdmin) start(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		a.reqs = append(a.reqs, r.Method+" "+r.URL.RequestURI())
+		onPut := a.onPut
+		a.mu.Unlock()
+		if r.Method == http.MethodPut && onPut != nil {
+			onPut()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"name":"sigtest.localhost","url":"https://sigtest.localhost","target":"1","source":"api","up":false}`)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func (a *cliFakeAdmin) requests() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.reqs...)
+}
+
+// wantAddRemove checks that the route was added and then removed, only
+// while it pointed at the added port.
+func (a *cliFakeAdmin) wantAddRemove(t *testing.T) {
+	t.Helper()
+	reqs := a.requests()
+	if len(reqs) != 2 || !strings.HasPrefix(reqs[0], "PUT /localdev/routes/sigtest.localhost") ||
+		!strings.HasPrefix(reqs[1], "DELETE /localdev/routes/sigtest.localhost?target=") {
+		t.Errorf("admin API requests %q, want the PUT and a conditional DELETE of sigtest.localhost", reqs)
+	}
+}
+
+// cliSelfInterrupt sends this process n SIGINTs, each once the test's
+// own handler has it, so that runCommand's channel has it too.
+func cliSelfInterrupt(t *testing.T, n int, spacing time.Duration) {
+	seen := make(chan os.Signal, n)
+	signal.Notify(seen, os.Interrupt)
+	defer signal.Stop(seen)
+	self, err := os.FindProcess(os.Getpid())
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	for i := 0; i < n; i++ {
+		if err := self.Signal(os.Interrupt); err != nil {
+			t.Error(err)
+			return
+		}
+		select {
+		case <-seen:
+		case <-time.After(10 * time.Second):
+			t.Error("the SIGINT did not arrive")
+			return
+		}
+		// os/signal hands a signal to every channel in one go; give it
+		// time to reach runCommand's too.
+		time.Sleep(spacing)
+	}
+}
+
+// TestRunSignalBeforeChildStarts: a SIGINT between adding the route and
+// starting the child removes the route, exits 130 and never starts it.
+func TestRunSignalBeforeChildStarts(t *testing.T) {
+	cliSignalNeeds(t)
+	cliNeedSh(t)
+	if !cliInOwnProcess(t) {
+		return
+	}
+	for _, when := range []string{"after the route is added", "while the route is added"} {
+		t.Run(when, func(t *testing.T) {
+			admin := &cliFakeAdmin{}
+			addr := admin.start(t)
+			if when == "after the route is added" {
+				runRouteAdded = func() { cliSelfInterrupt(t, 1, 100*time.Millisecond) }
+				defer func() { runRouteAdded = nil }()
+			} else {
+				admin.onPut = func() { cliSelfInterrupt(t, 1, 100*time.Millisecond) }
+			}
+			marker := filepath.Join(t.TempDir(), "started")
+			code, err := runCommand(context.Background(), addr, "sigtest", 0, false, []string{"sh", "-c", "touch " + marker})
+			if code != 130 || err != nil {
+				t.Errorf("run = %d, %v; want 130 and no error", code, err)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Error("the child started after the SIGINT")
+			}
+			admin.wantAddRemove(t)
+		})
+	}
+}
+
+// TestRunSignalTwiceWhileAdding: a second SIGINT while the admin API does
+// not answer gives up, with 130 and an error that says how to clean up.
+func TestRunSignalTwiceWhileAdding(t *testing.T) {
+	cliSignalNeeds(t)
+	cliNeedSh(t)
+	if !cliInOwnProcess(t) {
+		return
+	}
+	release := make(chan struct{})
+	defer close(release)
+	admin := &cliFakeAdmin{onPut: func() {
+		cliSelfInterrupt(t, 2, 100*time.Millisecond)
+		<-release
+	}}
+	addr := admin.start(t)
+	marker := filepath.Join(t.TempDir(), "started")
+	code, err := runCommand(context.Background(), addr, "sigtest", 0, false, []string{"sh", "-c", "touch " + marker})
+	if code != 130 || err == nil || !strings.Contains(err.Error(), "caddy localdev rm sigtest.localhost") {
+		t.Errorf("run = %d, %v; want 130 and an error with the rm command", code, err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the child started")
+	}
+}
+
+// cliStartRunChild starts this test binary as cliRunChild, as the command
+// of a script(1) pty when script is true, and waits for the counting
+// child's "ready". It returns the process and its output so far.
+func cliStartRunChild(t *testing.T, addr string, pty bool) (*exec.Cmd, io.WriteCloser, *bufio.Reader, string) {
+	t.Helper()
+	self := cliSelf(t)
+	var cmd *exec.Cmd
+	if pty {
+		cmd = exec.Command("script", "-q", "-e", "-c", "exec "+self, os.DevNull)
+	} else {
+		cmd = exec.Command(self)
+	}
+	cmd.Env = append(os.Environ(), cliChildEnv+"=run", "LOCALDEV_TEST_ADMIN="+addr, "SHELL=/bin/sh")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pty {
+		cmd.Stderr = cmd.Stdout
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	rd := bufio.NewReader(out)
+	var seen strings.Builder
+	lines := make(chan error, 1)
+	go func() {
+		for {
+			line, err := rd.ReadString('\n')
+			seen.WriteString(line)
+			if err != nil || strings.TrimSpace(line) == "ready" {
+				lines <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-lines:
+		if err != nil {
+			t.Fatalf("the child did not get ready: %v\n%s", err, seen.String())
+		}
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-lines
+		t.Fatalf("the child did not get ready:\n%s", seen.String())
+	}
+	return cmd, in, rd, seen.String()
+}
+
+// cliRunChildEnd waits for the run process and returns its status and the
+// rest of its output.
+func cliRunChildEnd(t *testing.T, cmd *exec.Cmd, rd *bufio.Reader) (int, string) {
+	t.Helper()
+	rest := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(rd)
+		rest <- string(b)
+	}()
+	select {
+	case out := <-rest:
+		_ = cmd.Wait()
+		return cmd.ProcessState.ExitCode(), out
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("run did not end; output:\n%s", <-rest)
+		return 0, ""
+	}
+}
+
+// TestRunSignalFromTerminalOnce runs `run` as the foreground of a real
+// pseudo-terminal (script(1)) and types Ctrl-C: the child must get one
+// SIGINT, the terminal's, not a second one from run.
+func TestRunSignalFromTerminalOnce(t *testing.T) {
+	cliSignalNeeds(t)
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("needs script(1) from util-linux for a pseudo-terminal:", err)
+	}
+	admin := &cliFakeAdmin{}
+	cmd, in, rd, before := cliStartRunChild(t, admin.start(t), true)
+	if !strings.Contains(before, "run: foreground=true") {
+		t.Skipf("run is not the foreground of script's terminal here:\n%s", before)
+	}
+	if _, err := in.Write([]byte{0x03}); err != nil { // Ctrl-C
+		t.Fatal(err)
+	}
+	code, out := cliRunChildEnd(t, cmd, rd)
+	if code != 41 || !strings.Contains(out, "ints=1") {
+		t.Errorf("run = %d, want 41: the child got one SIGINT; output:\n%s%s", code, before, out)
+	}
+	admin.wantAddRemove(t)
+}
+
+// TestRunSignalNotFromTerminalForwarded: with stdin a pipe (CI), a SIGINT
+// to run's pid alone reaches the child through run.
+func TestRunSignalNotFromTerminalForwarded(t *testing.T) {
+	cliSignalNeeds(t)
+	admin := &cliFakeAdmin{}
+	cmd, _, rd, before := cliStartRunChild(t, admin.start(t), false)
+	if !strings.Contains(before, "run: foreground=false") {
+		t.Errorf("run thinks a pipe is its terminal:\n%s", before)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	code, out := cliRunChildEnd(t, cmd, rd)
+	if code != 41 || !strings.Contains(out, "ints=1") {
+		t.Errorf("run = %d, want 41: the child got the SIGINT once; output:\n%s%s", code, before, out)
+	}
+	admin.wantAddRemove(t)
 }
