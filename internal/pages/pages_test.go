@@ -497,9 +497,9 @@ func TestHelpers(t *testing.T) {
 // TestWritePreview writes every HTML page to $LOCALDEV_PAGES_DIR, for a
 // look in a browser. It does nothing unless that variable is set.
 func TestWritePreview(t *testing.T) {
-	dir := os.Getenv("LOCALDEV_PAGES_DIR")
+	dir := os.Getenv("LOCALDEV_PAGES_DIR") // set it to keep the pages for a look
 	if dir == "" {
-		t.Skip("set LOCALDEV_PAGES_DIR to write the pages there")
+		dir = t.TempDir()
 	}
 	routes := append(basicRoutes(), sampleRoutes(9, 6)...)
 	pages := map[string]renderFunc{
@@ -520,7 +520,11 @@ func TestWritePreview(t *testing.T) {
 		"loop": func(w io.Writer) error { return RenderLoop(w, Loop{Name: "app.localhost", Target: "443"}) },
 	}
 	for name, f := range pages {
-		if err := os.WriteFile(dir+"/"+name+".html", []byte(renderString(t, f)), 0o644); err != nil {
+		page := renderString(t, f)
+		if !strings.Contains(page, "</html>") {
+			t.Errorf("%s: not a whole page", name)
+		}
+		if err := os.WriteFile(dir+"/"+name+".html", []byte(page), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
