@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -293,4 +294,50 @@ func TestMemoryPerRoute(t *testing.T) {
 		t.Errorf("%.0f bytes per route, want at most 1024", per)
 	}
 	runtime.KeepAlive(tb)
+}
+
+// FuzzLookup checks matching: whatever a Host is, the route found is its
+// exact name or else the most specific wildcard above it, and nothing is
+// found only when no route covers it.
+func FuzzLookup(f *testing.F) {
+	for _, s := range []string{"app.localhost", "x.shop.localhost", "a.b.eu.shop.localhost", "shop.localhost", "APP.localhost.:80", "localhost", "eu.shop.localhost", ".", "a..shop.localhost"} {
+		f.Add(s)
+	}
+	names := []string{"app.localhost", "*.shop.localhost", "*.eu.shop.localhost", "exact.eu.shop.localhost"}
+	tb := NewTable()
+	var list []*Route
+	for _, n := range names {
+		tgt, _ := ParseTarget("5000")
+		list = append(list, NewRoute(n, tgt, SourceConfig, ""))
+	}
+	tb.AddConfig(list)
+	f.Fuzz(func(t *testing.T, raw string) {
+		host, ok := NormalizeHost(raw)
+		if !ok {
+			return
+		}
+		got := ""
+		if r := tb.Lookup(host); r != nil {
+			got = r.Name
+		}
+		if want := mostSpecific(host, names); got != want {
+			t.Fatalf("Lookup(%q) = %q, want %q", host, got, want)
+		}
+	})
+}
+
+// mostSpecific is FuzzLookup's oracle: the exact name, else the wildcard
+// with the longest base that host is under.
+func mostSpecific(host string, names []string) string {
+	best := ""
+	for _, n := range names {
+		if n == host {
+			return n
+		}
+		base, wild := strings.CutPrefix(n, "*.")
+		if wild && strings.HasSuffix(host, "."+base) && len(n) > len(best) {
+			best = n
+		}
+	}
+	return best
 }
