@@ -61,7 +61,7 @@ func (a *Admin) serveList(w http.ResponseWriter, r *http.Request) error {
 	list := table.Routes()
 	infos := make([]routeInfo, 0, len(list))
 	for _, route := range list {
-		infos = append(infos, describeRoutes([]*routes.Route{route}, sites.originOf(route.Name), false)...)
+		infos = append(infos, describeRoute(route, sites.originOf(route.Name), false))
 	}
 	return writeJSON(w, http.StatusOK, infos)
 }
@@ -82,7 +82,7 @@ func (a *Admin) serveRoute(w http.ResponseWriter, r *http.Request) error {
 		if route == nil {
 			return apiError(http.StatusNotFound, fmt.Errorf("no route %s", name))
 		}
-		return writeJSON(w, http.StatusOK, describeRoutes([]*routes.Route{route}, servingSites().originOf(name), false)[0])
+		return writeJSON(w, http.StatusOK, describeRoute(route, servingSites().originOf(name), false))
 	}
 	return apiError(http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed: use GET, PUT or DELETE", r.Method))
 }
@@ -109,7 +109,7 @@ func (a *Admin) put(w http.ResponseWriter, r *http.Request, name string) error {
 	if created {
 		status = http.StatusCreated
 	}
-	return writeJSON(w, status, describeRoutes([]*routes.Route{route}, servingSites().originOf(name), false)[0])
+	return writeJSON(w, status, describeRoute(route, servingSites().originOf(name), false))
 }
 
 func (a *Admin) delete(w http.ResponseWriter, r *http.Request, name string) error {

@@ -162,23 +162,28 @@ func requestOrigin(r *http.Request) origin {
 func describeRoutes(list []*routes.Route, o origin, withRequests bool) []routeInfo {
 	out := make([]routeInfo, 0, len(list))
 	for _, r := range list {
-		info := routeInfo{
-			Name:   r.Name,
-			Target: r.Target.Raw,
-			Source: string(r.Source),
-		}
-		if !r.Wildcard() {
-			info.URL = o.url(r.Name)
-		}
-		health, _ := r.Health()
-		info.Up = health == routes.HealthUp
-		if withRequests {
-			entries := inspectorEntries(r)
-			info.Requests = &entries
-		}
-		out = append(out, info)
+		out = append(out, describeRoute(r, o, withRequests))
 	}
 	return out
+}
+
+// describeRoute turns one route into the object users see.
+func describeRoute(r *routes.Route, o origin, withRequests bool) routeInfo {
+	info := routeInfo{
+		Name:   r.Name,
+		Target: r.Target.Raw,
+		Source: string(r.Source),
+	}
+	if !r.Wildcard() {
+		info.URL = o.url(r.Name)
+	}
+	health, _ := r.Health()
+	info.Up = health == routes.HealthUp
+	if withRequests {
+		entries := inspectorEntries(r)
+		info.Requests = &entries
+	}
+	return info
 }
 
 // inspectorEntries returns a route's recorded requests, newest first.
