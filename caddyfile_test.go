@@ -15,7 +15,7 @@ import (
 // adapt runs the Caddyfile adapter on a site whose localdev block is body.
 func adapt(t *testing.T, body string) ([]byte, error) {
 	t.Helper()
-	cfg := "{\n" + globals + "}\nhttp://localhost:9080 {\n" + body + "\n}\n"
+	cfg := "{\n" + globals + "}\nhttp://localhost:" + httpP + " {\n" + body + "\n}\n"
 	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfg), map[string]any{"filename": "Caddyfile"})
 	return out, err
 }
@@ -140,7 +140,7 @@ func TestBadJSONDoesNotStart(t *testing.T) {
 		{`{"handler":"localdev","proxy":{"upstreams":[{"dial":"10.0.0.1:80"}]}}`, `upstreams\" cannot be set here`},
 		{`{"handler":"localdev","routes":{"app":"3000"},"bogus":1}`, "bogus"},
 	} {
-		cfg := `{"admin":{"listen":"localhost:2999"},"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:9080"],"routes":[{"handle":[` + tc.handler + `]}]}}}}}`
+		cfg := `{"admin":{"listen":"localhost:` + adminP + `"},"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:` + httpP + `"],"routes":[{"handle":[` + tc.handler + `]}]}}}}}`
 		caddytest.AssertLoadError(t, cfg, "json", tc.want)
 	}
 	res := fetch(t, testClient("127.0.0.1"), "GET", httpURL("keep.localhost", "/"))
@@ -152,7 +152,7 @@ func TestBadJSONDoesNotStart(t *testing.T) {
 // TestJSONConfig runs the spec's JSON form.
 func TestJSONConfig(t *testing.T) {
 	port := startApp(t, "[::1]:0", hello("json"))
-	cfg := fmt.Sprintf(`{"admin":{"listen":"localhost:2999"},"apps":{"http":{"http_port":9080,"servers":{"s":{"listen":["127.0.0.1:9080"],"routes":[{"handle":[
+	cfg := fmt.Sprintf(`{"admin":{"listen":"localhost:`+adminP+`"},"apps":{"http":{"http_port":`+httpP+`,"servers":{"s":{"listen":["127.0.0.1:`+httpP+`"],"routes":[{"handle":[
 		{"handler":"localdev","routes":{"app":"%d","*.shop":"%d"},"wait":"1s","domain":"localhost"}]}]}}}}}`, port, port)
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "json")

@@ -443,19 +443,21 @@ func TestListTable(t *testing.T) {
 // admin API (admin.go). The run child is this test binary serving HTTP.
 // ---------------------------------------------------------------------
 
-const cliAdminAddr = "localhost:2999"
+func cliAdminAddr() string { return "localhost:" + adminP }
 
-const cliCaddyfile = `{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
+func cliCaddyfile() string {
+	return `{
+	admin localhost:` + adminP + `
+	http_port ` + httpP + `
+	https_port ` + httpsP + `
 	skip_install_trust
 }
-http://localhost:9080, http://*.localhost:9080 {
+http://localhost:` + httpP + `, http://*.localhost:` + httpP + ` {
 	bind 127.0.0.1
 	localdev fixed 65001
 }
 `
+}
 
 // cliGet requests http://<host>:9080<path> from Caddy on 127.0.0.1.
 func cliGet(host, path string) (int, string, error) {
@@ -464,12 +466,12 @@ func cliGet(host, path string) (int, string, error) {
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 				var d net.Dialer
-				return d.DialContext(ctx, network, "127.0.0.1:9080")
+				return d.DialContext(ctx, network, "127.0.0.1:"+httpP)
 			},
 			DisableKeepAlives: true,
 		},
 	}
-	res, err := client.Get("http://" + host + ":9080" + path)
+	res, err := client.Get("http://" + host + ":" + httpP + path)
 	if err != nil {
 		return 0, "", err
 	}
@@ -498,7 +500,7 @@ func cliWaitFor(t *testing.T, what string, check func() error) {
 func cliRoutes(t *testing.T) map[string]cliRoute {
 	t.Helper()
 	var out bytes.Buffer
-	if err := listRoutes(cliAdminAddr, &out, true); err != nil {
+	if err := listRoutes(cliAdminAddr(), &out, true); err != nil {
 		t.Fatal(err)
 	}
 	var list []cliRoute
@@ -527,7 +529,7 @@ func cliRun(t *testing.T, port int, replace bool) <-chan [2]any {
 	self := cliSelf(t)
 	result := make(chan [2]any, 1)
 	go func() {
-		code, err := runCommand(context.Background(), cliAdminAddr, "web", port, replace, []string{self})
+		code, err := runCommand(context.Background(), cliAdminAddr(), "web", port, replace, []string{self})
 		result <- [2]any{code, err}
 	}()
 	return result
@@ -596,7 +598,7 @@ func TestCommandsAgainstCaddy(t *testing.T) {
 		t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	}
 	tester := caddytest.NewTester(t)
-	tester.InitServer(cliCaddyfile, "caddyfile")
+	tester.InitServer(cliCaddyfile(), "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -608,7 +610,7 @@ func TestCommandsAgainstCaddy(t *testing.T) {
 		}))
 		defer app.Close()
 		target := strings.TrimPrefix(app.URL, "http://")
-		r, err := addRoute(cliAdminAddr, "Static", target, true)
+		r, err := addRoute(cliAdminAddr(), "Static", target, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -618,25 +620,25 @@ func TestCommandsAgainstCaddy(t *testing.T) {
 		if _, body, _ := cliGet("static.localhost", "/"); body != "static app" {
 			t.Errorf("static.localhost answered %q", body)
 		}
-		if err := cliExecute("list", "--address", cliAdminAddr); err != nil {
+		if err := cliExecute("list", "--address", cliAdminAddr()); err != nil {
 			t.Errorf("list: %v", err)
 		}
 		if got := cliRoutes(t)["static.localhost"]; got.Source != "api" || string(got.Target) != target {
 			t.Errorf("listed %+v", got)
 		}
-		if err := removeRoute(cliAdminAddr, "static", ""); err != nil {
+		if err := removeRoute(cliAdminAddr(), "static", ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := removeRoute(cliAdminAddr, "static", ""); adminStatus(err) != http.StatusNotFound {
+		if err := removeRoute(cliAdminAddr(), "static", ""); adminStatus(err) != http.StatusNotFound {
 			t.Errorf("second rm: %v, want 404", err)
 		}
-		if err := cliExecute("rm", "fixed", "--address", cliAdminAddr); err == nil || !strings.Contains(err.Error(), "409") {
+		if err := cliExecute("rm", "fixed", "--address", cliAdminAddr()); err == nil || !strings.Contains(err.Error(), "409") {
 			t.Errorf("rm of a configured route: %v, want 409", err)
 		}
-		if _, err := addRoute(cliAdminAddr, "fixed", "3000", true); adminStatus(err) != http.StatusConflict {
+		if _, err := addRoute(cliAdminAddr(), "fixed", "3000", true); adminStatus(err) != http.StatusConflict {
 			t.Errorf("add over a configured route: %v, want 409", err)
 		}
-		if _, err := addRoute(cliAdminAddr, "bad", "example.com:80", true); adminStatus(err) != http.StatusBadRequest {
+		if _, err := addRoute(cliAdminAddr(), "bad", "example.com:80", true); adminStatus(err) != http.StatusBadRequest {
 			t.Errorf("add with a foreign target: %v, want 400", err)
 		}
 	})
@@ -649,7 +651,7 @@ func TestCommandsAgainstCaddy(t *testing.T) {
 		}
 
 		// A second run of the same name is refused and never starts.
-		code, err := runCommand(context.Background(), cliAdminAddr, "web", 0, false, []string{cliSelf(t)})
+		code, err := runCommand(context.Background(), cliAdminAddr(), "web", 0, false, []string{cliSelf(t)})
 		if code != 1 || adminStatus(err) != http.StatusConflict || !strings.Contains(err.Error(), "--replace") {
 			t.Errorf("second run = %d, %v; want 1 with 409 and a --replace hint", code, err)
 		}

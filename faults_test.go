@@ -64,7 +64,7 @@ func TestSteadyLoadWhileRoutesChange(t *testing.T) {
 // apiDo calls the admin API and returns the status.
 func apiDo(t testing.TB, method, path, body string) int {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://localhost:2999"+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, "http://localhost:"+adminP+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestSlowAppAndManyWebSockets(t *testing.T) {
 // serves the next good request.
 func TestMalformedRequests(t *testing.T) {
 	port := startApp(t, "127.0.0.1:0", hello("good"))
-	startCaddy(t, fmt.Sprintf("{%s}\nhttp://:9080 {\n\tbind 127.0.0.1\n\tlocaldev good %d\n}\n", globals, port))
+	startCaddy(t, fmt.Sprintf("{%s}\nhttp://:"+httpP+" {\n\tbind 127.0.0.1\n\tlocaldev good %d\n}\n", globals, port))
 	for _, raw := range []string{
 		"GET / HTTP/1.1\r\nHost: bad host\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
@@ -248,7 +248,7 @@ func TestMetrics(t *testing.T) {
 	}
 	fetch(t, client, "GET", httpURL("gone.localhost", "/"))
 	fetch(t, client, "GET", httpURL("nobody.localhost", "/"))
-	res := fetch(t, http.DefaultClient, "GET", "http://localhost:2999/metrics")
+	res := fetch(t, http.DefaultClient, "GET", "http://localhost:"+adminP+"/metrics")
 	for _, want := range []string{
 		`caddy_localdev_requests_total{outcome="proxied",route="metered.localhost"}`,
 		`caddy_localdev_requests_total{outcome="app_down",route="gone.localhost"}`,

@@ -24,7 +24,7 @@ func TestPeersFlood(t *testing.T) {
 	var hits atomic.Int64
 	appPort := startApp(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
-	startCaddy(t, fmt.Sprintf("{%s\tlog {\n\t\toutput file %s\n\t}\n}\nhttp://*.localhost:9080, http://localhost:9080 {\n\tbind 127.0.0.1 %s\n\tlocaldev app %d\n}\n",
+	startCaddy(t, fmt.Sprintf("{%s\tlog {\n\t\toutput file %s\n\t}\n}\nhttp://*.localhost:"+httpP+", http://localhost:"+httpP+" {\n\tbind 127.0.0.1 %s\n\tlocaldev app %d\n}\n",
 		globals, logFile, n.hostV4, appPort))
 	client := n.client(n.hostV4)
 	flood := func(count int) (refused, other int64) {

@@ -25,7 +25,7 @@ import (
 )
 
 // liveAdminURL is caddytest's admin endpoint.
-const liveAdminURL = "http://localhost:2999"
+func liveAdminURL() string { return "http://localhost:" + adminP }
 
 // liveAdmin talks to the admin API; it keeps connections alive so that
 // hundreds of API calls stay quick.
@@ -56,7 +56,7 @@ func liveAPIDo(method, path, body string, headers ...string) (liveResp, error) {
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, liveAdminURL+path, rd)
+	req, err := http.NewRequest(method, liveAdminURL()+path, rd)
 	if err != nil {
 		return liveResp{}, err
 	}
@@ -269,7 +269,7 @@ func liveEchoDo(c *websocket.Conn, app, msg string) error {
 // unchanged configuration).
 func liveLoad(t testing.TB, caddyfile string, force bool) {
 	t.Helper()
-	req, err := http.NewRequest("POST", liveAdminURL+"/load", strings.NewReader(caddyfile))
+	req, err := http.NewRequest("POST", liveAdminURL()+"/load", strings.NewReader(caddyfile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func liveLoad(t testing.TB, caddyfile string, force bool) {
 // liveSiteWithLog is httpSite with Caddy's log written to logFile.
 func liveSiteWithLog(logFile, body string) string {
 	return "{" + globals + "\tlog {\n\t\toutput file " + logFile + "\n\t}\n}\n" +
-		"http://localhost:9080, http://*.localhost:9080, http://*.*.localhost:9080 {\n" +
+		"http://localhost:" + httpP + ", http://*.localhost:" + httpP + ", http://*.*.localhost:" + httpP + " {\n" +
 		"\tbind 127.0.0.1 ::1\n" + body + "\n}\n"
 }
 
@@ -544,11 +544,11 @@ func TestLiveAPI(t *testing.T) {
 	// The list: the URL is the one a browser uses, learned from the
 	// traffic above (plain HTTP on port 9080).
 	list := liveList(t)
-	want := liveRoute{Name: "web.localhost", URL: "http://web.localhost:9080", Target: strconv.Itoa(web2), Source: "api", Up: true}
+	want := liveRoute{Name: "web.localhost", URL: "http://web.localhost:" + httpP, Target: strconv.Itoa(web2), Source: "api", Up: true}
 	if got := list["web.localhost"]; got != want {
 		t.Errorf("GET /localdev/routes shows %+v; want %+v", got, want)
 	}
-	if got := list["conf.localhost"]; got.Source != "config" || got.URL != "http://conf.localhost:9080" {
+	if got := list["conf.localhost"]; got.Source != "config" || got.URL != "http://conf.localhost:"+httpP {
 		t.Errorf("configured route listed as %+v", got)
 	}
 	if got := list["filed.localhost"]; got.Source != "dir" || got.Target != strconv.Itoa(web) {

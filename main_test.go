@@ -3,6 +3,7 @@ package localdev
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +26,10 @@ import (
 // could set them, so the test binary runs itself again with them set.
 func TestMain(m *testing.M) {
 	if os.Getenv("LOCALDEV_TEST_HOME") != "" {
+		if err := useTestPorts(os.Getenv("LOCALDEV_TEST_PORTS")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		os.Exit(m.Run())
 	}
 	os.Exit(rerunInTempHome())
@@ -38,8 +44,14 @@ func rerunInTempHome() int {
 	defer os.RemoveAll(home)
 	cmd := exec.Command(os.Args[0], os.Args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	ports, err := pickTestPorts()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	cmd.Env = append(os.Environ(),
 		"LOCALDEV_TEST_HOME="+home,
+		"LOCALDEV_TEST_PORTS="+ports,
 		"HOME="+home,
 		"XDG_DATA_HOME="+home+"/data",
 		"XDG_CONFIG_HOME="+home+"/config",
@@ -55,25 +67,68 @@ func rerunInTempHome() int {
 	return 0
 }
 
-// Test ports: caddytest's admin endpoint is localhost:2999.
-const (
-	httpPort  = 9080
-	httpsPort = 9443
+// Test ports, free ones picked when the test binary starts (see
+// pickTestPorts), so that two runs of the suite on one machine, or a
+// Caddy of the developer's own, do not collide: caddytest's admin
+// endpoint, and the HTTP and HTTPS ports of the test configurations.
+// The string forms go into configurations and URLs.
+var (
+	adminPort, httpPort, httpsPort int
+	adminP, httpP, httpsP          string
 )
 
 // globals are the global options every test configuration starts with.
-const globals = `
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	skip_install_trust
-	grace_period 1s
-`
+var globals string
+
+// pickTestPorts finds three free loopback ports for the re-run test
+// binary, as "admin,http,https". Each is free on 127.0.0.1 and ::1 when
+// picked; the listeners close before the child starts, which leaves a
+// small window that only another process picking ports at random hits.
+func pickTestPorts() (string, error) {
+	var picked []string
+	for len(picked) < 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", fmt.Errorf("picking test ports: %v", err)
+		}
+		defer ln.Close()
+		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		if ln6, err := net.Listen("tcp", "[::1]:"+port); err == nil {
+			_ = ln6.Close()
+		} else if !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			continue // taken on ::1: try another
+		}
+		picked = append(picked, port)
+	}
+	return strings.Join(picked, ","), nil
+}
+
+// useTestPorts sets the test ports from pickTestPorts's answer.
+func useTestPorts(list string) error {
+	parts := strings.Split(list, ",")
+	if len(parts) != 3 {
+		return fmt.Errorf("LOCALDEV_TEST_PORTS=%q: want admin,http,https", list)
+	}
+	var nums [3]int
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("LOCALDEV_TEST_PORTS=%q: %q is not a port", list, p)
+		}
+		nums[i] = n
+	}
+	adminPort, httpPort, httpsPort = nums[0], nums[1], nums[2]
+	adminP, httpP, httpsP = parts[0], parts[1], parts[2]
+	caddytest.Default.AdminPort = adminPort
+	globals = "\n\tadmin localhost:" + adminP + "\n\thttp_port " + httpP + "\n\thttps_port " + httpsP +
+		"\n\tskip_install_trust\n\tgrace_period 1s\n"
+	return nil
+}
 
 // httpSite is a plain-HTTP localdev site for names under localhost.
 func httpSite(body string) string {
 	return "{" + globals + "}\n" +
-		"http://localhost:9080, http://*.localhost:9080, http://*.*.localhost:9080 {\n" +
+		"http://localhost:" + httpP + ", http://*.localhost:" + httpP + ", http://*.*.localhost:" + httpP + " {\n" +
 		"\tbind 127.0.0.1 ::1\n" + body + "\n}\n"
 }
 

@@ -54,7 +54,7 @@ func startApps(t *testing.T) apps {
 func TestRouteForms(t *testing.T) {
 	a := startApps(t)
 	startCaddy(t, fmt.Sprintf(`{%s}
-http://:9080 {
+http://:`+httpP+` {
 	bind 127.0.0.1 ::1
 	localdev {
 		app            %[2]d
@@ -87,11 +87,11 @@ http://:9080 {
 		{"securebare.localhost", "tls"},
 	} {
 		for i := 0; i < 3; i++ { // more than once: the loopback family is learned once
-			res := fetch(t, client, "GET", httpURL("127.0.0.1", "/p?q=1"), "Host: "+tc.host+":9080")
+			res := fetch(t, client, "GET", httpURL("127.0.0.1", "/p?q=1"), "Host: "+tc.host+":"+httpP)
 			if res.status != 200 || res.header.Get("X-App") != tc.app {
 				t.Fatalf("Host %s: status %d app %q body %q; want 200 from %s", tc.host, res.status, res.header.Get("X-App"), res.body, tc.app)
 			}
-			if want := "host=" + tc.host + ":9080 path=/p"; !strings.Contains(res.body, want) {
+			if want := "host=" + tc.host + ":" + httpP + " path=/p"; !strings.Contains(res.body, want) {
 				t.Errorf("Host %s: app saw %q, want the Host unchanged (%q)", tc.host, res.body, want)
 			}
 		}
@@ -258,7 +258,7 @@ func TestAnswers(t *testing.T) {
 	})
 	t.Run("dashboard", func(t *testing.T) {
 		res := fetch(t, client, "GET", httpURL("localhost", "/"), "Accept: application/json")
-		if res.status != 200 || !strings.Contains(res.body, `"name":"app.localhost"`) || !strings.Contains(res.body, `"url":"http://app.localhost:9080"`) {
+		if res.status != 200 || !strings.Contains(res.body, `"name":"app.localhost"`) || !strings.Contains(res.body, `"url":"http://app.localhost:`+httpP+`"`) {
 			t.Fatalf("dashboard JSON: %d %s", res.status, res.body)
 		}
 		res = fetch(t, client, "GET", httpURL("localhost", "/"), browser)
@@ -379,7 +379,7 @@ func TestRefusalNamesNothing(t *testing.T) {
 func TestFallthroughInsideRoute(t *testing.T) {
 	port := startApp(t, "127.0.0.1:0", hello("app"))
 	startCaddy(t, fmt.Sprintf(`{%s}
-http://:9080 {
+http://:`+httpP+` {
 	bind 127.0.0.1
 	route {
 		localdev {

@@ -176,7 +176,7 @@ func TestBrowserAppDownTurnsIntoApp(t *testing.T) {
 	time.Sleep(700 * time.Millisecond)
 
 	startApp(t, fmt.Sprintf("127.0.0.1:%d", port), hello("app"))
-	want := "app host=app.localhost:9080 path=/"
+	want := "app host=app.localhost:" + httpP + " path=/"
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		text, err = pagesBodyText(ctx)
@@ -403,14 +403,14 @@ func TestPagesMarkupInert(t *testing.T) {
 
 	// A Host with markup: Go's server refuses it before any handler runs;
 	// whatever answers must not echo it.
-	raw := pagesRawRequest(t, "GET / HTTP/1.1\r\nHost: x\"><b>.localhost:9080\r\nAccept: text/html\r\nConnection: close\r\n\r\n")
+	raw := pagesRawRequest(t, "GET / HTTP/1.1\r\nHost: x\"><b>.localhost:"+httpP+"\r\nAccept: text/html\r\nConnection: close\r\n\r\n")
 	if raw.status == 200 || strings.Contains(raw.body, `"><b>`) || strings.Contains(raw.body, "<b>") {
 		t.Errorf("Host with markup: %d %q", raw.status, raw.body)
 	}
 	// A Host Go lets through but that is no DNS name: the 404 page shows
 	// it as text only.
 	for _, accept := range []string{pagesBrowserAccept, "Accept: */*"} {
-		res := fetch(t, client, "GET", httpURL("localhost", "/"), "Host: x'onmouseover=alert(1)'.localhost:9080", accept)
+		res := fetch(t, client, "GET", httpURL("localhost", "/"), "Host: x'onmouseover=alert(1)'.localhost:"+httpP, accept)
 		if res.status != 404 {
 			t.Fatalf("invalid name (%s): %d %q", accept, res.status, res.body)
 		}
@@ -436,7 +436,7 @@ func TestPagesForeignHost(t *testing.T) {
 	}`, app, freePort(t))
 	configs := map[string]string{
 		"site addresses": httpSite(block),
-		"catch-all site": "{" + globals + "}\nhttp://:9080 {\n\tbind 127.0.0.1 ::1\n\t" + block + "\n}\n",
+		"catch-all site": "{" + globals + "}\nhttp://:" + httpP + " {\n\tbind 127.0.0.1 ::1\n\t" + block + "\n}\n",
 	}
 	client := testClient("127.0.0.1")
 	for label, config := range configs {
@@ -447,7 +447,7 @@ func TestPagesForeignHost(t *testing.T) {
 			if res := fetch(t, client, "GET", httpURL("localhost", "/")); !strings.Contains(res.body, "secretapp.localhost") {
 				t.Fatalf("dashboard for localhost: %d %q", res.status, res.body)
 			}
-			for _, host := range []string{"evil.example", "evil.example:9080", "127.0.0.1", "127.0.0.1:9080", "[::1]:9080"} {
+			for _, host := range []string{"evil.example", "evil.example:" + httpP, "127.0.0.1", "127.0.0.1:" + httpP, "[::1]:" + httpP} {
 				for _, path := range []string{"/", "/status", "/index.html"} {
 					for _, accept := range []string{"Accept: */*", pagesBrowserAccept, "Accept: application/json"} {
 						res := fetch(t, client, "GET", httpURL("localhost", path), "Host: "+host, accept)

@@ -40,11 +40,11 @@ func TestPeersNetnsClientRefused(t *testing.T) {
 		fmt.Fprintf(w, "app host=%s", r.Host)
 	}))
 	port := strconv.Itoa(appPort)
-	const appBody = "app host=app.localhost:9080" // the Host header arrives unchanged
+	appBody := "app host=app.localhost:" + httpP // the Host header arrives unchanged
 
 	config := func(extra string) string {
 		return "{" + globals + "}\n" +
-			"http://*.localhost:9080, http://localhost:9080 {\n" +
+			"http://*.localhost:" + httpP + ", http://localhost:" + httpP + " {\n" +
 			"\tbind 127.0.0.1 " + n.hostV4.String() + " " + n.hostV6.String() + "\n" +
 			"\tlocaldev {\n" +
 			"\t\tapp " + port + "\n" +
@@ -75,7 +75,7 @@ func TestPeersNetnsClientRefused(t *testing.T) {
 	for _, c := range clients {
 		for _, host := range []string{"app.localhost", "nope.localhost", "localhost"} {
 			for _, headers := range spoofs {
-				what := fmt.Sprintf("%s GET http://%s:9080/ %q", c.family, host, headers)
+				what := fmt.Sprintf("%s GET http://%s:"+httpP+"/ %q", c.family, host, headers)
 				res := fetch(t, c.client, "GET", httpURL(host, "/"), headers...)
 				if res.status != http.StatusForbidden {
 					t.Fatalf("%s: status %d, want 403; body %q", what, res.status, res.body)
@@ -116,7 +116,7 @@ func TestPeersNetnsClientRefused(t *testing.T) {
 	want := hits.Load()
 	for _, c := range clients {
 		for _, headers := range spoofs {
-			what := fmt.Sprintf("%s (allowed) GET http://app.localhost:9080/ %q", c.family, headers)
+			what := fmt.Sprintf("%s (allowed) GET http://app.localhost:"+httpP+"/ %q", c.family, headers)
 			res := fetch(t, c.client, "GET", httpURL("app.localhost", "/"), headers...)
 			want++
 			if res.status != http.StatusOK || res.body != appBody {
