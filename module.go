@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -96,6 +97,8 @@ type Handler struct {
 	allow      []netip.Prefix
 	allowUDS   bool
 	owner      uint64
+	configured map[string]string // full name -> target, of this configuration's routes
+	dirPaths   []string          // this handler's folders, expanded: the Origin of their routes
 	plain      caddyhttp.MiddlewareHandler
 	secure     caddyhttp.MiddlewareHandler
 	logger     *zap.Logger
@@ -131,6 +134,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	h.configured = make(map[string]string, len(configured))
+	for _, r := range configured {
+		h.configured[r.Name] = r.Target.Raw
+	}
+	h.dirPaths = h.dirPaths[:0]
+	for _, d := range h.Dirs {
+		path, err := expandHome(d)
+		if err != nil {
+			return err
+		}
+		h.dirPaths = append(h.dirPaths, path)
+	}
+	warnDomain(h.logger, h.domain)
 	if err := h.loadProxies(ctx); err != nil {
 		return err
 	}
@@ -153,6 +169,24 @@ func (h *Handler) Cleanup() error {
 		loaded.remove(h)
 	}
 	return h.stopDirs()
+}
+
+// warnedDomains holds the domains warnDomain has warned about, so that
+// each warning appears once per process, not at every reload.
+var warnedDomains sync.Map
+
+// warnDomain warns, once per process, about a domain that is not
+// special-use: other sites may have names under it (lan, github.io,
+// dev.example.com), and this Caddy answers them locally instead.
+func warnDomain(logger *zap.Logger, domain string) {
+	if routes.SpecialUse(domain) {
+		return
+	}
+	if _, seen := warnedDomains.LoadOrStore(domain, true); seen {
+		return
+	}
+	logger.Warn("domain is not a special-use domain: names under it are answered locally by localdev, also any that exist elsewhere",
+		zap.String("domain", domain))
 }
 
 func (h *Handler) domainOrDefault() string {

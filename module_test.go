@@ -452,7 +452,7 @@ func TestPermissionChecksTheClient(t *testing.T) {
 	} {
 		hello := &tls.ClientHelloInfo{ServerName: tc.name, Conn: peerConn{addr: net.TCPAddrFromAddrPort(netip.MustParseAddrPort(tc.peer))}}
 		ctx := context.WithValue(context.Background(), certmagic.ClientHelloInfoCtxKey, hello)
-		err := Permission{}.CertificateAllowed(ctx, tc.name)
+		err := (&Permission{}).CertificateAllowed(ctx, tc.name)
 		if (err == nil) != tc.ok {
 			t.Errorf("peer %s asking for %s: %v, want allowed=%v", tc.peer, tc.name, err, tc.ok)
 		}

@@ -39,6 +39,11 @@ type Route struct {
 	Source Source
 	// Origin says more about the source: the folder of a folder route.
 	Origin string
+	// Owner is the owner ID of the configuration that set a configured
+	// route (AddConfig's answer), 0 for folder and API routes. Admission
+	// per block uses it: an allowed range reaches only its own block's
+	// routes.
+	Owner uint64
 
 	live *liveState
 }
