@@ -162,14 +162,6 @@ func (b *issueBudget) take(now time.Time) (ok, first bool) {
 	return true, false
 }
 
-// reset empties the budget's memory (for tests, which share one process).
-func (b *issueBudget) reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	clear(b.times)
-	b.next, b.refused = 0, false
-}
-
 // grant is what the loaded handlers say about a certificate for a name.
 type grant uint8
 
