@@ -56,8 +56,9 @@ func newHopToken() string {
 // names and apps that are down.
 type Handler struct {
 	// Routes maps names to targets. A name gets ".<domain>" added unless it
-	// already is the domain or ends in it ("app" means "app.localhost");
-	// "*.shop" matches every subdomain of shop.localhost. A target is a port
+	// already ends in the domain ("app" means "app.localhost"); "*.shop"
+	// matches every subdomain of shop.localhost. The domain itself and
+	// "*.<domain>" are reserved. A target is a port
 	// on loopback ("62893", tried on 127.0.0.1 and ::1), a loopback address
 	// ("127.0.0.1:3000", "[::1]:4000", "localhost:3000"), a Unix socket
 	// ("unix//run/app.sock"), or any of these after "https://" for an app
@@ -72,8 +73,10 @@ type Handler struct {
 
 	// Allow lists client ranges (CIDR or single addresses) let in besides
 	// loopback, and the word "unix" for clients on a Unix socket. Only the
-	// connection's peer address counts, never a forwarding header.
-	// Default: loopback only.
+	// connection's peer address counts, never a forwarding header. These
+	// clients reach only this handler's own routes (its Routes and the
+	// routes of its Dirs); other handlers' routes and admin API routes stay
+	// loopback-only. Default: loopback only.
 	Allow []string `json:"allow,omitempty"`
 
 	// Wait is how long a request is held while the app's port is closed,
@@ -85,7 +88,10 @@ type Handler struct {
 	Fallthrough bool `json:"fallthrough,omitempty"`
 
 	// Domain is the domain that short names are placed under and whose
-	// name itself serves the dashboard. Default: "localhost".
+	// name itself serves the dashboard. It may not be a public suffix
+	// ("com", "co.uk"); a domain that is not special-use (localhost, test,
+	// internal, home.arpa, example, invalid) is logged with a warning at
+	// start. Default: "localhost".
 	Domain string `json:"domain,omitempty"`
 
 	// Proxy is a reverse_proxy handler configuration (without upstreams)
