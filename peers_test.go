@@ -563,7 +563,8 @@ func TestPeersPerBlockAdmission(t *testing.T) {
 	liveWrite(t, filepath.Join(folderB, bDir.name), strconv.Itoa(bDir.port)+"\n")
 
 	addrs := "http://localhost:" + httpP + ", http://*.localhost:" + httpP + ", https://localhost:" + httpsP + ", https://*.localhost:" + httpsP
-	startCaddy(t, "{"+globals+"\ton_demand_tls {\n\t\tpermission localdev\n\t}\n}\n"+
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	startCaddy(t, "{"+globals+"\tlog {\n\t\toutput file "+logFile+"\n\t}\n\ton_demand_tls {\n\t\tpermission localdev\n\t}\n}\n"+
 		addrs+" {\n"+
 		"\tbind "+n.hostV4.String()+" "+n.hostV6.String()+"\n"+
 		"\ttls internal {\n\t\ton_demand\n\t}\n"+
@@ -658,6 +659,30 @@ func TestPeersPerBlockAdmission(t *testing.T) {
 			}
 		}
 	}
+	// A burst of denied handshakes from the namespace leaves no error in
+	// the log: denials are logged at debug.
+	var burst sync.WaitGroup
+	for i := range 200 {
+		burst.Add(1)
+		go func() {
+			defer burst.Done()
+			name := fmt.Sprintf("n%d.example.com", i)
+			if i%2 == 1 {
+				name = foreign[i%len(foreign)].name + ".localhost"
+			}
+			if names, err := n.handshake(n.hostV4, httpsPort, name); err == nil {
+				t.Errorf("namespace: TLS handshake for %s got a certificate for %v", name, names)
+			}
+		}()
+		if i%8 == 7 {
+			burst.Wait()
+		}
+	}
+	burst.Wait()
+	if n := countLines(t, logFile, `"level":"error"`); n != 0 {
+		t.Errorf("%d error lines in the log after denied handshakes from the namespace, want 0", n)
+	}
+
 	for _, a := range foreign {
 		if got := a.hits.Load(); got != 0 {
 			t.Errorf("%s was contacted %d times by the namespace", a.name, got)
