@@ -814,3 +814,29 @@ func TestReservedNames(t *testing.T) {
 		t.Errorf("%d warnings for the special-use domain dev.test, want none", n)
 	}
 }
+
+// BenchmarkAdmission measures the client check of the request path: the
+// peer's class, and for a client of an allow range whether the route is
+// its handler's own (a loopback client never asks).
+func BenchmarkAdmission(b *testing.B) {
+	h := &Handler{owner: 2, configured: map[string]string{"a.localhost": "3000"}}
+	var err error
+	if h.allow, h.allowUDS, err = parseAllow([]string{"192.168.1.0/24"}); err != nil {
+		b.Fatal(err)
+	}
+	tgt, _ := routes.ParseTarget("3000")
+	route := routes.NewRoute("a.localhost", tgt, routes.SourceConfig, "")
+	route.Owner = 1 // won by the same site's other handler: the slower path
+	for _, addr := range []string{"127.0.0.1:5000", "192.168.1.7:5000"} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = addr
+		b.Run(addr, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if p := h.peerOf(req); p != peerLocal && !h.owns(route) {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
+}
