@@ -388,7 +388,7 @@ func TestOwnsUnit(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := routes.NewRoute(name, tgt, source, origin)
-		r.Owner = owner
+		r.Config = owner
 		return r
 	}
 	h := &Handler{owner: 7, configured: map[string]string{"a.localhost": "3000"}, dirPaths: []string{"/home/me/routes"}}
@@ -405,7 +405,7 @@ func TestOwnsUnit(t *testing.T) {
 		{mk("a.localhost", "3000", routes.SourceAPI, "", 0), false},
 	} {
 		if got := h.owns(tc.route); got != tc.want {
-			t.Errorf("owns(%s %s from %s %q owner %d) = %v, want %v", tc.route.Name, tc.route.Target.Raw, tc.route.Source, tc.route.Origin, tc.route.Owner, got, tc.want)
+			t.Errorf("owns(%s %s from %s %q owner %d) = %v, want %v", tc.route.Name, tc.route.Target.Raw, tc.route.Source, tc.route.Origin, tc.route.Config, got, tc.want)
 		}
 		if !h.admitsTo(peerLocal, tc.route) || h.admitsTo(peerOutside, tc.route) || h.admitsTo(peerInRange, tc.route) != tc.want {
 			t.Errorf("admitsTo for %s from %s: loopback always, outside never, in range when owned", tc.route.Name, tc.route.Source)
@@ -826,7 +826,7 @@ func BenchmarkAdmission(b *testing.B) {
 	}
 	tgt, _ := routes.ParseTarget("3000")
 	route := routes.NewRoute("a.localhost", tgt, routes.SourceConfig, "")
-	route.Owner = 1 // won by the same site's other handler: the slower path
+	route.Config = 1 // won by the same site's other handler: the slower path
 	for _, addr := range []string{"127.0.0.1:5000", "192.168.1.7:5000"} {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.RemoteAddr = addr

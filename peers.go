@@ -104,7 +104,7 @@ func (h *Handler) admitsTo(p peer, route *routes.Route) bool {
 func (h *Handler) owns(route *routes.Route) bool {
 	switch route.Source {
 	case routes.SourceConfig:
-		if route.Owner == h.owner {
+		if route.Config == h.owner {
 			return true
 		}
 		target, ok := h.configured[route.Name]

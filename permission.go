@@ -193,6 +193,18 @@ func (s *handlerSet) remove(h *Handler) {
 	s.mu.Unlock()
 }
 
+// domains returns the domains of the loaded handlers, sorted, each once.
+func (s *handlerSet) domains() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.list))
+	for _, h := range s.list {
+		out = append(out, h.domain)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // grant answers whether a certificate for host may go to the client at
 // addr (nil: no client, as outside a handshake). One handler must both
 // serve the name and admit the client for it, as its ServeHTTP would:
