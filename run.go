@@ -22,6 +22,8 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/localdev/localdev/internal/adminclient"
+	"github.com/localdev/localdev/internal/exposure"
 	"github.com/localdev/localdev/internal/framework"
 	"github.com/localdev/localdev/internal/ports"
 	"github.com/localdev/localdev/internal/project"
@@ -172,7 +174,7 @@ type runName struct {
 // resolveRunName turns NAME (or, without one, the project's name in dir)
 // into the full route name under the running Caddy's domain, with a
 // linked worktree's branch in front.
-func resolveRunName(ctx context.Context, adminAddr, name, dir string) (runName, error) {
+func resolveRunName(ctx context.Context, admin *adminclient.Client, name, dir string) (runName, error) {
 	var n runName
 	if name == "" {
 		p, err := project.Infer(dir)
@@ -182,7 +184,7 @@ func resolveRunName(ctx context.Context, adminAddr, name, dir string) (runName, 
 		name = p.Label
 		n.inform = append(n.inform, fmt.Sprintf("name %s, from the %s in %s", p.Label, p.Source, p.Dir))
 	}
-	domain, err := runDomain(ctx, adminAddr, name)
+	domain, err := nameDomain(ctx, admin, name, "", false)
 	if err != nil {
 		return n, err
 	}
@@ -209,14 +211,26 @@ func resolveRunName(ctx context.Context, adminAddr, name, dir string) (runName, 
 	return n, nil
 }
 
-// runDomain returns the domain a name goes under: the running Caddy's
-// one localdev domain; with several, the one the name is already in.
-func runDomain(ctx context.Context, adminAddr, name string) (string, error) {
+// nameDomain returns the domain a name goes under: explicit if not
+// empty; else the running Caddy's one localdev domain, or with several
+// the one the name is already in. When the admin API does not answer, it
+// is localhost if orLocalhost, else an error.
+func nameDomain(ctx context.Context, admin *adminclient.Client, name, explicit string, orLocalhost bool) (string, error) {
+	if explicit != "" {
+		d, err := routes.NormalizeDomain(explicit)
+		if err != nil {
+			return "", fmt.Errorf("localdev: --domain: %v", err)
+		}
+		return d, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
-	domains, err := adminDomains(ctx, adminAddr)
+	domains, err := admin.Domains(ctx)
+	if _, unreachable := errors.AsType[*adminclient.UnreachableError](err); unreachable && orLocalhost {
+		return routes.DefaultDomain, nil
+	}
 	if err != nil {
-		return "", err
+		return "", cliError(err)
 	}
 	switch len(domains) {
 	case 0:
@@ -226,12 +240,44 @@ func runDomain(ctx context.Context, adminAddr, name string) (string, error) {
 	}
 	lower := strings.ToLower(strings.TrimSuffix(name, "."))
 	for _, d := range domains {
-		if routes.InDomain(lower, d) {
+		if routes.InDomain(strings.TrimPrefix(lower, "*."), d) {
 			return d, nil
 		}
 	}
 	return "", fmt.Errorf("localdev: Caddy serves several localdev domains (%s): give the full name, as in %s.%s",
 		strings.Join(domains, ", "), strings.TrimPrefix(lower, "*."), domains[0])
+}
+
+// cmdPort is `caddy localdev port NAME [--domain D]`: the stable free port
+// of NAME under D, by default the running Caddy's single domain, or
+// localhost when no Caddy answers.
+func cmdPort(fl caddycmd.Flags, args []string) (int, error) {
+	if len(args) != 1 {
+		return 1, fmt.Errorf("localdev: port needs exactly one name, as in: caddy localdev port app (got %d arguments)", len(args))
+	}
+	explicit := fl.String("domain")
+	var admin *adminclient.Client
+	if explicit == "" {
+		addr, err := cliAdminAddress(fl)
+		if err != nil {
+			return 1, err
+		}
+		admin = adminclient.New(addr)
+	}
+	domain, err := nameDomain(context.Background(), admin, args[0], explicit, true)
+	if err != nil {
+		return 1, err
+	}
+	full, err := routes.NormalizeName(args[0], domain)
+	if err != nil {
+		return 1, fmt.Errorf("localdev: %v", err)
+	}
+	p, err := ports.Free(full)
+	if err != nil {
+		return 1, fmt.Errorf("localdev: %v", err)
+	}
+	fmt.Println(p)
+	return 0, nil
 }
 
 // caRootPath is where Caddy keeps the root certificate of its local CA.
@@ -293,7 +339,11 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 	if o.Port < 0 || o.Port > 65535 {
 		return 1, fmt.Errorf("localdev: port %d is not a port (1–65535)", o.Port)
 	}
-	name, err := resolveRunName(ctx, adminAddr, o.Name, dir)
+	if err := exec.Command(o.Argv[0]).Err; err != nil {
+		return 127, fmt.Errorf("localdev: cannot run %s: %v", o.Argv[0], err)
+	}
+	admin := adminclient.New(adminAddr)
+	name, err := resolveRunName(ctx, admin, o.Name, dir)
 	if err != nil {
 		return 1, err
 	}
@@ -327,9 +377,6 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 		argv = plan.Argv
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	if cmd.Err != nil {
-		return 127, fmt.Errorf("localdev: cannot run %s: %v", argv[0], cmd.Err)
-	}
 	cmd.Dir = dir
 	target := strconv.Itoa(port)
 	owner := rand.Text()
@@ -344,7 +391,12 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 	var url string
 	var addErr error
 	first, quit := whileCatching(sigs, "add the route "+full+" and remove it again", func() {
-		url, addErr = adminPut(ctx, adminAddr, full, target, owner, o.Replace)
+		actx, cancel := context.WithTimeout(ctx, adminTimeout)
+		defer cancel()
+		var info routes.Info
+		info, _, addErr = admin.PutRoute(actx, full, target, adminclient.PutOptions{Replace: o.Replace, Owner: owner})
+		addErr = cliError(addErr)
+		url = info.URL
 	})
 	if quit != nil {
 		return signalStatus(quit), fmt.Errorf("localdev: %v while adding the route %s; if it was added, remove it with: caddy localdev rm %s", quit, full, full)
@@ -389,7 +441,9 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 	// --replace may have taken the name (409), or Caddy restarted (404).
 	var rmErr error
 	if _, quit := whileCatching(sigs, "remove the route "+full, func() {
-		rmErr = adminDelete(context.WithoutCancel(ctx), adminAddr, full, target, owner)
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), adminTimeout)
+		defer cancel()
+		rmErr = admin.DeleteRoute(actx, full, adminclient.DeleteConditions{Owner: owner})
 	}); quit != nil {
 		fmt.Fprintf(out, "localdev: %v: gave up removing the route %s; remove it with: caddy localdev rm %s\n", quit, full, full)
 		return code, runErr
@@ -475,7 +529,7 @@ func warnIfExposed(ctx context.Context, out io.Writer, port int, server string) 
 	if !waitForPort(ctx, port) {
 		return
 	}
-	addrs, err := exposedAddrs(ctx, port)
+	addrs, err := exposure.Check(ctx, port)
 	if err != nil || len(addrs) == 0 {
 		return
 	}
