@@ -821,6 +821,43 @@ func TestRunAgainstCaddy(t *testing.T) {
 		cliRouteGone(t, "race.localhost")
 	})
 
+	t.Run("domains", func(t *testing.T) {
+		dir := t.TempDir()
+		env := filepath.Join(dir, "env")
+		// One domain other than localhost: short names go under it.
+		startCaddy(t, strings.Replace(cliCaddyfile(), "localdev fixed 65001", "localdev {\n\t\tdomain test\n\t}", 1))
+		code, err, out := cliRunIn(dir, "web", "sh", "-c", "env > "+env)
+		if got := cliEnvFile(t, env)["LOCALDEV_NAME"]; code != 0 || err != nil || got != "web.test" {
+			t.Errorf("one domain: %d, %v, LOCALDEV_NAME %q, want web.test\n%s", code, err, got, out)
+		}
+		// Two: a short name is an error, a full one is placed.
+		startCaddy(t, cliCaddyfile()+"http://*.test:"+httpP+" {\n\tbind 127.0.0.1\n\tlocaldev {\n\t\tdomain test\n\t}\n}\n")
+		code, err, _ = cliRunIn(dir, "web", "sh", "-c", "env > "+env)
+		if code != 1 || err == nil || !strings.Contains(err.Error(), "several localdev domains (localhost, test): give the full name, as in web.localhost") {
+			t.Errorf("short name with two domains: %d, %v", code, err)
+		}
+		code, err, out = cliRunIn(dir, "web.test", "sh", "-c", "env > "+env)
+		if got := cliEnvFile(t, env)["LOCALDEV_NAME"]; code != 0 || err != nil || got != "web.test" {
+			t.Errorf("full name with two domains: %d, %v, LOCALDEV_NAME %q\n%s", code, err, got, out)
+		}
+		if err := cliExecute("port", "web", "--address", cliAdminAddr()); err == nil || !strings.Contains(err.Error(), "several localdev domains") {
+			t.Errorf("port of a short name with two domains: %v", err)
+		}
+		for _, args := range [][]string{
+			{"port", "web", "--domain", "test", "--address", cliAdminAddr()},
+			{"port", "web.test", "--address", cliAdminAddr()},
+			{"port", "web", "--address", cliClosedAddr(t)}, // no Caddy: localhost
+		} {
+			if err := cliExecute(args...); err != nil {
+				t.Errorf("localdev %q: %v", args, err)
+			}
+		}
+		if err := cliExecute("port", "web", "--domain", "*.x"); err == nil || !strings.Contains(err.Error(), "--domain") {
+			t.Errorf("port --domain *.x: %v", err)
+		}
+		startCaddy(t, cliCaddyfile())
+	})
+
 	t.Run("exposed app", func(t *testing.T) {
 		n := setupNetns(t)
 		t.Setenv(cliChildEnv, "serve")
