@@ -29,8 +29,8 @@ as 'caddy reload' does: no reload, no dropped connections.
   caddy localdev add <name> <target>       add or replace an API route
   caddy localdev rm <name>                 remove an API route
   caddy localdev port <name>               the name's stable free port
-  caddy localdev run [name] -- <command> run a dev server on its own name,
-                                           inferred from the project if not given
+  caddy localdev run [name] -- <command>   run a dev server on its own name
+                                           (inferred from the project if not given)
 
 A name gets ".localhost" added unless it already ends in it: "app" is
 https://app.localhost. The admin address is --address if given, else the
