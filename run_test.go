@@ -1374,3 +1374,66 @@ func TestRunLeavesNoProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSuspendFromTerminal: in an interactive shell on a pty, Ctrl-Z
+// stops the command (its group has the terminal) and run with it, so the
+// shell reports the job stopped; fg continues both, and Ctrl-C then ends
+// the command with 130, as for a command the shell ran itself.
+func TestRunSuspendFromTerminal(t *testing.T) {
+	cliSignalNeeds(t)
+	cliNeedScript(t)
+	cliNeed(t, "bash", "bash, an interactive shell with job control")
+	admin := &cliFakeAdmin{}
+	addr := admin.start(t)
+	cmd := exec.Command("script", "-q", "-e", "-c", "bash --norc --noprofile -i", os.DevNull)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "PS1=$ ", "LOCALDEV_TEST_ADMIN="+addr,
+		cliArgvEnv+`=["sh","-c","while :; do echo tick; sleep 0.05; done"]`)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); r.Close() })
+	var out syncBuffer
+	go func() { _, _ = io.Copy(&out, r) }()
+	waitFor := func(what string, ok func(string) bool) {
+		t.Helper()
+		cliWaitFor(t, what, func() error {
+			if !ok(out.String()) {
+				return fmt.Errorf("output so far:\n%s", out.String())
+			}
+			return nil
+		})
+	}
+	write := func(s string) {
+		t.Helper()
+		if _, err := io.WriteString(in, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(cliChildEnv + "=run " + cliSelf(t) + "\n")
+	waitFor("ticks", func(s string) bool { return strings.Count(s, "tick") >= 3 })
+	write("\x1a") // Ctrl-Z
+	waitFor("the job stopped", func(s string) bool { return strings.Contains(s, "Stopped") })
+	stopped := strings.Count(out.String(), "tick")
+	time.Sleep(500 * time.Millisecond) // ten ticks' time: none may come
+	if n := strings.Count(out.String(), "tick"); n > stopped+1 {
+		t.Errorf("%d ticks while stopped; output:\n%s", n-stopped, out.String())
+	}
+	write("fg\n")
+	waitFor("ticks after fg", func(s string) bool { return strings.Count(s, "tick") >= stopped+3 })
+	write("\x03") // Ctrl-C
+	write("echo status=$?\n")
+	waitFor("run's status", func(s string) bool { return strings.Contains(s, "status=130") })
+	write("exit\n")
+	admin.wantAddRemove(t)
+}

@@ -105,8 +105,15 @@ func (g *procGroup) suspend() {
 		return // stopped by someone else, with no terminal to hand back
 	}
 	g.takeTerminal()
-	_ = unix.Kill(0, unix.SIGTSTP)
-	// Here run has been continued.
+	// The stop takes the whole process a moment after kill returns; the
+	// SIGCONT that ends it (fg, bg) says when run runs again.
+	cont := make(chan os.Signal, 1)
+	signal.Notify(cont, syscall.SIGCONT)
+	defer signal.Stop(cont)
+	if err := unix.Kill(0, unix.SIGTSTP); err != nil {
+		return
+	}
+	<-cont
 	if terminalForeground(g.tty) {
 		_ = setTerminalGroup(g.tty, g.pgid)
 	}
