@@ -268,7 +268,6 @@ func TestCommandsAgainstCaddy(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	t.Setenv(cliChildEnv, "serve") // for the run children only: init already ran here
 
 	t.Run("add list rm", func(t *testing.T) {
 		app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -491,23 +491,23 @@ func whileCatching(sigs <-chan os.Signal, what string, f func()) (first, quit os
 // startChild starts cmd unless it cannot run or a signal is already
 // waiting on sigs; then done is true with the status to return: 127 (not
 // found) or 126 and the error, or 128 + the signal's number.
-func startChild(cmd *exec.Cmd, sigs <-chan os.Signal) (code int, err error, done bool) {
+func startChild(cmd *exec.Cmd, sigs <-chan os.Signal) (code int, done bool, err error) {
 	if cmd.Err != nil {
-		return 127, fmt.Errorf("localdev: cannot run %s: %v", cmd.Path, cmd.Err), true
+		return 127, true, fmt.Errorf("localdev: cannot run %s: %v", cmd.Path, cmd.Err)
 	}
 	select {
 	case s := <-sigs:
 		fmt.Fprintf(os.Stderr, "localdev: %v before %s started; not starting it\n", s, cmd.Path)
-		return signalStatus(s), nil, true
+		return signalStatus(s), true, nil
 	default:
 	}
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			return 127, fmt.Errorf("localdev: cannot run %s: %v", cmd.Path, err), true
+			return 127, true, fmt.Errorf("localdev: cannot run %s: %v", cmd.Path, err)
 		}
-		return 126, fmt.Errorf("localdev: cannot run %s: %v", cmd.Path, err), true
+		return 126, true, fmt.Errorf("localdev: cannot run %s: %v", cmd.Path, err)
 	}
-	return 0, nil, false
+	return 0, false, nil
 }
 
 // exitCode is the status a shell reports for an ended process: its exit

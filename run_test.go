@@ -1,4 +1,9 @@
+//go:build linux
+
 package localdev
+
+// The run tests need POSIX processes, signals and terminals, /proc, and
+// the network-namespace helpers of peers_test.go (Linux only).
 
 import (
 	"bufio"
@@ -476,10 +481,10 @@ func cliRouteGone(t *testing.T, name string) {
 
 // cliRunIn runs `caddy localdev run [name] -- argv` in dir against the
 // test Caddy and returns its status, error and own output.
-func cliRunIn(dir, name string, argv ...string) (int, error, string) {
+func cliRunIn(dir, name string, argv ...string) (int, string, error) {
 	var out bytes.Buffer
 	code, err := runCommand(context.Background(), cliAdminAddr(), runOptions{Name: name, Argv: argv, Dir: dir, Out: &out})
-	return code, err, out.String()
+	return code, out.String(), err
 }
 
 // cliGit runs git in dir with a configuration of its own.
@@ -649,13 +654,13 @@ func TestRunAgainstCaddy(t *testing.T) {
 
 	t.Run("command not found", func(t *testing.T) {
 		dir := t.TempDir()
-		code, err, _ := cliRunIn(dir, "missing", "localdev-no-such-command-xyz")
+		code, _, err := cliRunIn(dir, "missing", "localdev-no-such-command-xyz")
 		if code != 127 || err == nil || !strings.Contains(err.Error(), "localdev-no-such-command-xyz") {
 			t.Errorf("run = %d, %v; want 127 and an error naming the command", code, err)
 		}
 		cliRouteGone(t, "missing.localhost")
 		// Not found by the shell of a script: the shell's 127.
-		code, err, _ = cliRunIn(dir, "missing", "sh", "-c", "localdev-no-such-command-xyz")
+		code, _, err = cliRunIn(dir, "missing", "sh", "-c", "localdev-no-such-command-xyz")
 		if code != 127 || err != nil {
 			t.Errorf("run = %d, %v; want 127", code, err)
 		}
@@ -668,7 +673,7 @@ func TestRunAgainstCaddy(t *testing.T) {
 			t.Fatal(err)
 		}
 		env := filepath.Join(dir, "env")
-		code, err, out := cliRunIn(filepath.Join(dir, "sub"), "", "sh", "-c", "env > "+env)
+		code, out, err := cliRunIn(filepath.Join(dir, "sub"), "", "sh", "-c", "env > "+env)
 		if code != 0 || err != nil {
 			t.Fatalf("run = %d, %v\n%s", code, err, out)
 		}
@@ -680,7 +685,7 @@ func TestRunAgainstCaddy(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "sub", "package.json"), []byte(`{"name": "@acme/Web_App"}`), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		code, err, out = cliRunIn(filepath.Join(dir, "sub"), "", "sh", "-c", "env > "+env)
+		code, out, err = cliRunIn(filepath.Join(dir, "sub"), "", "sh", "-c", "env > "+env)
 		if code != 0 || err != nil {
 			t.Fatalf("run = %d, %v\n%s", code, err, out)
 		}
@@ -697,7 +702,7 @@ func TestRunAgainstCaddy(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "sub", "package.json"), []byte(`{"name": `), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		code, err, _ = cliRunIn(filepath.Join(dir, "sub"), "", "sh", "-c", "exit 0")
+		code, _, err = cliRunIn(filepath.Join(dir, "sub"), "", "sh", "-c", "exit 0")
 		if code != 1 || err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "sub", "package.json")) {
 			t.Errorf("run with a broken package.json = %d, %v", code, err)
 		}
@@ -723,7 +728,7 @@ func TestRunAgainstCaddy(t *testing.T) {
 			{linked, "", "fix-ui.shop.localhost"},
 			{linked, "admin", "fix-ui.admin.localhost"},
 		} {
-			code, err, out := cliRunIn(c.dir, c.name, "sh", "-c", "env > "+env)
+			code, out, err := cliRunIn(c.dir, c.name, "sh", "-c", "env > "+env)
 			if code != 0 || err != nil {
 				t.Fatalf("run = %d, %v\n%s", code, err, out)
 			}
@@ -735,7 +740,7 @@ func TestRunAgainstCaddy(t *testing.T) {
 		detached := filepath.Join(filepath.Dir(root), "shop-detached")
 		cliGit(t, root, "worktree", "add", "-q", "--detach", detached, "HEAD")
 		commit := cliGit(t, root, "rev-parse", "--short=7", "HEAD")
-		code, err, out := cliRunIn(detached, "", "sh", "-c", "env > "+env)
+		code, out, err := cliRunIn(detached, "", "sh", "-c", "env > "+env)
 		if got := cliEnvFile(t, env)["LOCALDEV_NAME"]; code != 0 || err != nil || got != commit+".shop.localhost" {
 			t.Errorf("detached: %d, %v, LOCALDEV_NAME %q, want %s.shop.localhost; output:\n%s", code, err, got, commit, out)
 		}
@@ -758,7 +763,7 @@ func TestRunAgainstCaddy(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(pkg), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		code, err, out := cliRunIn(dir, "", "npm", "run", "dev")
+		code, out, err := cliRunIn(dir, "", "npm", "run", "dev")
 		if code != 0 || err != nil {
 			t.Fatalf("run = %d, %v\n%s", code, err, out)
 		}
@@ -772,7 +777,7 @@ func TestRunAgainstCaddy(t *testing.T) {
 		}
 
 		// The user's own port: routed there, PORT set to it, no --port.
-		code, err, out = cliRunIn(dir, "", "npm", "run", "fixed")
+		code, out, err = cliRunIn(dir, "", "npm", "run", "fixed")
 		got = cliEnvFile(t, record)
 		if code != 0 || err != nil || got["ARGS"] != "--port "+own+" --host 127.0.0.1 --strictPort" || got["PORT"] != own ||
 			!strings.Contains(out, "127.0.0.1:"+own) {
@@ -787,7 +792,7 @@ func TestRunAgainstCaddy(t *testing.T) {
 		}
 
 		// A pipeline: nothing added, and run says so.
-		code, err, out = cliRunIn(dir, "", "npm", "run", "both")
+		code, out, err = cliRunIn(dir, "", "npm", "run", "both")
 		if got := cliEnvFile(t, record); code != 0 || err != nil || got["ARGS"] != "" || !strings.Contains(out, "shell pipeline") {
 			t.Errorf("pipeline: %d, %v, args %q; output:\n%s", code, err, got["ARGS"], out)
 		}
@@ -800,7 +805,7 @@ func TestRunAgainstCaddy(t *testing.T) {
 		results := make(chan [2]any, 2)
 		for range 2 {
 			go func() {
-				code, err, _ := cliRunIn(dir, "race", "sh", "-c", "while [ ! -e "+stop+" ]; do sleep 0.02; done")
+				code, _, err := cliRunIn(dir, "race", "sh", "-c", "while [ ! -e "+stop+" ]; do sleep 0.02; done")
 				results <- [2]any{code, err}
 			}()
 		}
@@ -826,17 +831,17 @@ func TestRunAgainstCaddy(t *testing.T) {
 		env := filepath.Join(dir, "env")
 		// One domain other than localhost: short names go under it.
 		startCaddy(t, strings.Replace(cliCaddyfile(), "localdev fixed 65001", "localdev {\n\t\tdomain test\n\t}", 1))
-		code, err, out := cliRunIn(dir, "web", "sh", "-c", "env > "+env)
+		code, out, err := cliRunIn(dir, "web", "sh", "-c", "env > "+env)
 		if got := cliEnvFile(t, env)["LOCALDEV_NAME"]; code != 0 || err != nil || got != "web.test" {
 			t.Errorf("one domain: %d, %v, LOCALDEV_NAME %q, want web.test\n%s", code, err, got, out)
 		}
 		// Two: a short name is an error, a full one is placed.
 		startCaddy(t, cliCaddyfile()+"http://*.test:"+httpP+" {\n\tbind 127.0.0.1\n\tlocaldev {\n\t\tdomain test\n\t}\n}\n")
-		code, err, _ = cliRunIn(dir, "web", "sh", "-c", "env > "+env)
+		code, _, err = cliRunIn(dir, "web", "sh", "-c", "env > "+env)
 		if code != 1 || err == nil || !strings.Contains(err.Error(), "several localdev domains (localhost, test): give the full name, as in web.localhost") {
 			t.Errorf("short name with two domains: %d, %v", code, err)
 		}
-		code, err, out = cliRunIn(dir, "web.test", "sh", "-c", "env > "+env)
+		code, out, err = cliRunIn(dir, "web.test", "sh", "-c", "env > "+env)
 		if got := cliEnvFile(t, env)["LOCALDEV_NAME"]; code != 0 || err != nil || got != "web.test" {
 			t.Errorf("full name with two domains: %d, %v, LOCALDEV_NAME %q\n%s", code, err, got, out)
 		}

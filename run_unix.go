@@ -179,7 +179,7 @@ func runChild(ctx context.Context, cmd *exec.Cmd, sigs <-chan os.Signal) (int, e
 		cmd.SysProcAttr.Foreground = true
 		cmd.SysProcAttr.Ctty = tty
 	}
-	if code, err, done := startChild(cmd, sigs); done {
+	if code, done, err := startChild(cmd, sigs); done {
 		return code, err
 	}
 	g := &procGroup{pgid: cmd.Process.Pid, tty: tty}

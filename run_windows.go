@@ -63,7 +63,7 @@ func runChild(ctx context.Context, cmd *exec.Cmd, sigs <-chan os.Signal) (int, e
 	if jobErr == nil {
 		defer windows.CloseHandle(job)
 	}
-	if code, err, done := startChild(cmd, sigs); done {
+	if code, done, err := startChild(cmd, sigs); done {
 		return code, err
 	}
 	if jobErr == nil {
