@@ -229,7 +229,7 @@ func listRoutes(addr string, w io.Writer, raw bool) error {
 		if u == "" {
 			u = r.Name
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u, r.Target, r.Source, status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cliEscape(u), cliEscape(r.Target), cliEscape(r.Source), status)
 	}
 	return tw.Flush()
 }
