@@ -63,18 +63,29 @@ func doctorChildSetup() error {
 // are byte-identical.
 func doctorPrivateEtc(t *testing.T) (hostsFile string, env, wrap []string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
+	hostsFile, env, wrap, missing := doctorTryPrivateEtc(t)
+	if missing != "" {
 		if os.Getenv("CI") != "" {
-			t.Fatal("CI runs as root; this test needs it for a private mount namespace")
+			t.Fatalf("CI must run this test: it %s", missing)
 		}
-		t.Skip("needs root for a private mount namespace with its own /etc/hosts")
+		t.Skipf("this test %s", missing)
+	}
+	return hostsFile, env, wrap
+}
+
+// doctorTryPrivateEtc is doctorPrivateEtc that says what is missing
+// instead of skipping.
+func doctorTryPrivateEtc(t *testing.T) (hostsFile string, env, wrap []string, missing string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return "", nil, nil, "needs root for a private mount namespace with its own /etc/hosts"
 	}
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("needs unshare (util-linux)")
-		}
-		t.Skip("needs unshare (util-linux) for a private mount namespace")
+		return "", nil, nil, "needs unshare (util-linux) for a private mount namespace"
+	}
+	if _, err := exec.LookPath("getent"); err != nil {
+		return "", nil, nil, "needs getent (libc-bin), which doctor uses on Linux"
 	}
 	ns, err := os.Readlink("/proc/self/ns/mnt")
 	if err != nil {
@@ -108,7 +119,7 @@ func doctorPrivateEtc(t *testing.T) (hostsFile string, env, wrap []string) {
 		t.Fatal(err)
 	}
 	env = []string{doctorHostsEnv + "=" + hostsFile, doctorNsswitchEnv + "=" + nsswitch, doctorParentNSEnv + "=" + ns}
-	return hostsFile, env, []string{unshare, "--mount", "--propagation", "private"}
+	return hostsFile, env, []string{unshare, "--mount", "--propagation", "private"}, ""
 }
 
 // doctorManagedBlock is the block `caddy localdev hosts sync` writes.
@@ -126,12 +137,6 @@ func doctorManagedBlock(lines ...string) string {
 // status is 0. The machine's /etc/hosts is byte-identical afterwards.
 func TestDoctorResolveInNamespace(t *testing.T) {
 	hostsFile, env, wrap := doctorPrivateEtc(t)
-	if _, err := exec.LookPath("getent"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("needs getent (libc-bin)")
-		}
-		t.Skip("needs getent, which doctor uses on Linux")
-	}
 	up := startApp(t, "127.0.0.1:0", hello("app"))
 	startCaddy(t, httpsSite("localdev app "+strconv.Itoa(up)))
 	addr := "localhost:" + adminP
