@@ -11,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -24,9 +25,12 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/certmagic"
 	"github.com/spf13/cobra"
 
+	"github.com/localdev/localdev/internal/adminclient"
+	"github.com/localdev/localdev/internal/exposure"
 	"github.com/localdev/localdev/internal/routes"
 )
 
@@ -162,7 +166,8 @@ func runDoctor(ctx context.Context, addr string) []doctorResult {
 // doctor holds what the checks read from the running Caddy.
 type doctor struct {
 	addr    string
-	routes  []doctorRoute
+	client  *adminclient.Client
+	routes  []routes.Info
 	domains []string
 	servers map[string]doctorServer
 	tls     doctorTLS
@@ -171,13 +176,6 @@ type doctor struct {
 		Root   string `json:"root"`
 	}
 	httpsPort int
-}
-
-// doctorRoute is what doctor needs of a route object.
-type doctorRoute struct {
-	Name   string `json:"name"`
-	URL    string `json:"url"`
-	Target string `json:"target"`
 }
 
 // doctorServer is what doctor needs of an HTTP server's configuration.
@@ -218,34 +216,36 @@ func (d *doctor) gather(ctx context.Context) doctorResult {
 	start := "start Caddy with localdev: caddy run --config Caddyfile (in this repository: go run ./cmd/caddy run); " +
 		"if it runs with another admin address, pass it: caddy localdev doctor --address <admin address>"
 
-	data, err := adminCall(d.addr, "GET", "/localdev/routes", nil, nil)
-	if status := adminStatus(err); status == 404 {
-		res.Status, res.Detail = doctorFail, "Caddy answers, but without the localdev module (GET /localdev/routes: 404)"
+	d.client = adminclient.New(d.addr)
+	var err error
+	d.routes, err = d.client.Routes(ctx)
+	if err == nil {
+		d.domains, err = d.client.Domains(ctx)
+	}
+	if adminclient.StatusOf(err) == http.StatusNotFound {
+		res.Status, res.Detail = doctorFail, "Caddy answers, but without the localdev module ("+err.Error()+")"
 		res.Fix = "run a Caddy built with localdev: go install ./cmd/caddy in this repository, or xcaddy build --with github.com/localdev/localdev"
 		return res
 	}
-	if err != nil {
+	if _, ok := errors.AsType[*adminclient.UnreachableError](err); ok {
 		res.Status, res.Detail, res.Fix = doctorFail, "the admin API does not answer: "+err.Error(), start
 		return res
 	}
-	if err := json.Unmarshal(data, &d.routes); err != nil {
-		res.Status, res.Detail, res.Fix = doctorFail, "unexpected answer to GET /localdev/routes: "+err.Error(), start
+	if err != nil {
+		res.Status, res.Detail, res.Fix = doctorFail, "the admin API answers with an error: "+err.Error(), start
 		return res
 	}
 	d.servers = map[string]doctorServer{}
-	if err := d.getJSON("/config/apps/http/servers", &d.servers); err != nil {
+	if err := d.getJSON(ctx, "/config/apps/http/servers", &d.servers); err != nil {
 		res.Status, res.Detail, res.Fix = doctorFail, "reading the HTTP servers' configuration: "+err.Error(), start
 		return res
 	}
-	var httpsPort int
-	if d.getJSON("/config/apps/http/https_port", &httpsPort) == nil && httpsPort != 0 {
-		d.httpsPort = httpsPort
-	} else {
-		d.httpsPort = caddyhttpDefaultHTTPSPort
+	d.httpsPort = caddyhttp.DefaultHTTPSPort
+	if err := d.getJSON(ctx, "/config/apps/http/https_port", &d.httpsPort); err != nil || d.httpsPort == 0 {
+		d.httpsPort = caddyhttp.DefaultHTTPSPort
 	}
-	_ = d.getJSON("/config/apps/tls", &d.tls)
-	_ = d.getJSON("/config/storage", &d.storage)
-	d.domains = d.handlerDomains()
+	_ = d.getJSON(ctx, "/config/apps/tls", &d.tls)    // none: no policies
+	_ = d.getJSON(ctx, "/config/storage", &d.storage) // none: the default folder
 	if len(d.domains) == 0 {
 		res.Status, res.Detail = doctorFail, "Caddy answers, but no localdev handler is loaded"
 		res.Fix = "add a site with a localdev block to the Caddyfile (see the repository's example Caddyfile), then caddy reload"
@@ -256,19 +256,10 @@ func (d *doctor) gather(ctx context.Context) doctorResult {
 	return res
 }
 
-const caddyhttpDefaultHTTPSPort = 443
-
 // getJSON decodes the admin API's answer to GET path into v; a missing
 // key (null) leaves v as it is.
-func (d *doctor) getJSON(path string, v any) error {
-	data, err := adminCall(d.addr, "GET", path, nil, nil)
-	if err != nil {
-		return err
-	}
-	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
-		return nil
-	}
-	return json.Unmarshal(data, v)
+func (d *doctor) getJSON(ctx context.Context, path string, v any) error {
+	return d.client.Do(ctx, http.MethodGet, path, nil, nil, v)
 }
 
 func plural(n int, one, many string) string {
@@ -422,7 +413,7 @@ func (d *doctor) checkTrust(ctx context.Context) []doctorResult {
 			fix += " --ca " + id
 		}
 		subject := "CA " + id
-		root, where, err := d.caRoot(id)
+		root, where, err := d.caRoot(ctx, id)
 		if err != nil {
 			out = append(out, doctorResult{Check: "trust", Subject: subject, Status: doctorWarn,
 				Detail: "cannot read the root certificate of Caddy's internal CA " + id + ": " + err.Error(),
@@ -510,11 +501,11 @@ func (d *doctor) serverTLS(srv doctorServer) bool {
 // caRoot returns the root certificate of the internal CA id: from the
 // running Caddy's PKI admin API (what `caddy trust` installs), else from
 // the storage of the running configuration.
-func (d *doctor) caRoot(id string) (*x509.Certificate, string, error) {
+func (d *doctor) caRoot(ctx context.Context, id string) (*x509.Certificate, string, error) {
 	var ca struct {
 		Root string `json:"root_certificate"`
 	}
-	apiErr := d.getJSON("/pki/ca/"+id, &ca)
+	apiErr := d.getJSON(ctx, "/pki/ca/"+id, &ca)
 	if apiErr == nil && ca.Root != "" {
 		cert, err := parsePEMCert([]byte(ca.Root))
 		if err == nil {
@@ -713,9 +704,9 @@ func (d *doctor) checkResolve(ctx context.Context) []doctorResult {
 
 // resolveFix is what makes name resolve to loopback on this system.
 func (d *doctor) resolveFix(name string, wildcard bool) string {
-	sync := d.withAddress(hostsSyncCommand) + " (again after route changes), or the hosts option in the localdev block (Caddyfile: hosts) so that Caddy keeps the hosts file in step"
+	sync := d.withAddress(hostsSyncCommand) + " (after each route change), or the hosts option in the localdev block, which keeps the hosts file in step"
 	if wildcard {
-		sync = "a hosts file cannot list every name under a wildcard: add the names you use as routes and run " + d.withAddress(hostsSyncCommand)
+		sync = "a hosts file cannot list every name under a wildcard: route the names you use and run " + d.withAddress(hostsSyncCommand)
 	}
 	if nss := nssMyhostnameFix; nss != "" && routes.InDomain(name, routes.DefaultDomain) {
 		return sync + "; or " + nss
@@ -802,14 +793,14 @@ func probeApp(ctx context.Context, target string) appProbe {
 	slices.Sort(p.answered)
 	if len(p.answered) > 0 && !t.Unix() {
 		ectx, cancel := context.WithTimeout(ctx, doctorExposeTimeout)
-		p.exposed, _ = exposureCheck(ectx, t.Port)
+		p.exposed, _ = exposure.Check(ectx, t.Port)
 		cancel()
 	}
 	return p
 }
 
 // appResult turns a probe into the app check's result for route r.
-func (d *doctor) appResult(r doctorRoute, p appProbe) doctorResult {
+func (d *doctor) appResult(r routes.Info, p appProbe) doctorResult {
 	res := doctorResult{Check: "app", Subject: r.Name + " -> " + r.Target}
 	t, err := routes.ParseTarget(r.Target)
 	if err == nil {
@@ -837,7 +828,7 @@ func (d *doctor) appResult(r doctorRoute, p appProbe) doctorResult {
 		if strings.HasPrefix(p.answered[0], "[") {
 			family = "IPv6"
 		}
-		res.Detail += " only (" + family + "); localdev tries both families, so that is fine"
+		res.Detail += " only (" + family + "), which is fine: localdev tries both"
 	}
 	if len(p.exposed) > 0 {
 		open := make([]string, len(p.exposed))
@@ -845,7 +836,7 @@ func (d *doctor) appResult(r doctorRoute, p appProbe) doctorResult {
 			open[i] = a.String()
 		}
 		res.Status = doctorWarn
-		res.Detail = fmt.Sprintf("exposed: the app's port %d is also open on %s, so anyone on your network reaches it directly, without localdev's client check; %s",
+		res.Detail = fmt.Sprintf("exposed: port %d is also open on %s, so anyone on your network reaches the app directly, around localdev's client check (%s)",
 			t.Port, strings.Join(open, ", "), res.Detail)
 		res.Fix = "bind it to 127.0.0.1: start it with HOST=127.0.0.1 or its host flag (vite --host 127.0.0.1, next dev --hostname 127.0.0.1, rails s -b 127.0.0.1)"
 		return res

@@ -17,7 +17,7 @@ const hostsSyncCommand = "sudo caddy localdev hosts sync"
 
 // nssMyhostnameFix makes every name under localhost resolve to loopback
 // through glibc's NSS, for every program at once.
-const nssMyhostnameFix = "install nss-myhostname (Debian, Ubuntu: sudo apt install libnss-myhostname) and list myhostname in the hosts line of /etc/nsswitch.conf (hosts: files myhostname dns)"
+const nssMyhostnameFix = "nss-myhostname for every name under localhost: sudo apt install libnss-myhostname (Debian, Ubuntu), with myhostname in the hosts line of /etc/nsswitch.conf"
 
 // resolveByHand is the command that resolves name as doctor does.
 func resolveByHand(name string) string { return "getent ahosts " + name }

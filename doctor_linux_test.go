@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/localdev/localdev/internal/adminclient"
 )
 
 // Environment of the doctor child (see doctorChild) for a private view of
@@ -156,7 +158,7 @@ func TestDoctorResolveInNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Trust the local CA for the child, as `caddy trust` would for everyone.
-	root, _, err := (&doctor{addr: addr}).caRoot("local")
+	root, _, err := (&doctor{addr: addr, client: adminclient.New(addr)}).caRoot(context.Background(), "local")
 	if err != nil {
 		t.Fatal(err)
 	}
