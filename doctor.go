@@ -316,18 +316,6 @@ func localdevHandlersJSON(raw json.RawMessage) []doctorHandler {
 	return out
 }
 
-// handlerDomains lists the domains of the loaded localdev handlers.
-func (d *doctor) handlerDomains() []string {
-	var out []string
-	for _, srv := range d.servers {
-		for _, h := range localdevHandlersJSON(srv.Routes) {
-			out = append(out, h.Domain)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
 // ---------------------------------------------------------------------
 // listen
 // ---------------------------------------------------------------------
@@ -550,26 +538,29 @@ func systemTrusts(root *x509.Certificate) bool {
 	return err == nil && len(chains) > 0
 }
 
-// firefoxProfiles lists Firefox profile folders with an NSS certificate
-// database, where Firefox keeps its own trust store.
-func firefoxProfiles() []string {
+// firefoxProfileGlobs are where Firefox keeps its profiles on this system.
+func firefoxProfileGlobs() []string {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return nil
 	}
-	var globs []string
 	switch runtime.GOOS {
 	case "darwin":
-		globs = []string{filepath.Join(home, "Library", "Application Support", "Firefox", "Profiles", "*")}
+		return []string{filepath.Join(home, "Library", "Application Support", "Firefox", "Profiles", "*")}
 	case "windows":
-		globs = []string{filepath.Join(os.Getenv("APPDATA"), "Mozilla", "Firefox", "Profiles", "*")}
-	default:
-		globs = []string{
-			filepath.Join(home, ".mozilla", "firefox", "*"),
-			filepath.Join(home, "snap", "firefox", "common", ".mozilla", "firefox", "*"),
-			filepath.Join(home, ".var", "app", "org.mozilla.firefox", ".mozilla", "firefox", "*"),
-		}
+		return []string{filepath.Join(os.Getenv("APPDATA"), "Mozilla", "Firefox", "Profiles", "*")}
 	}
+	return []string{
+		filepath.Join(home, ".mozilla", "firefox", "*"),
+		filepath.Join(home, "snap", "firefox", "common", ".mozilla", "firefox", "*"),
+		filepath.Join(home, ".var", "app", "org.mozilla.firefox", ".mozilla", "firefox", "*"),
+	}
+}
+
+// firefoxProfiles lists Firefox profile folders with an NSS certificate
+// database, where Firefox keeps its own trust store.
+func firefoxProfiles() []string {
+	globs := firefoxProfileGlobs()
 	var out []string
 	for _, g := range globs {
 		matches, _ := filepath.Glob(g)
@@ -590,15 +581,18 @@ func firefoxTrust(ctx context.Context, subject string, root *x509.Certificate, f
 		return nil
 	}
 	subject += " in Firefox"
+	if runtime.GOOS == "windows" {
+		// Windows' own certutil.exe is another program than NSS's.
+		return []doctorResult{{Check: "trust", Subject: subject, Status: doctorWarn,
+			Detail: "Firefox keeps its own trust store (" + strings.Join(profiles, ", ") + "), which doctor cannot check on Windows",
+			Fix:    "in Firefox's about:config, set security.enterprise_roots.enabled to true, so that it trusts what the system store trusts"}}
+	}
 	certutil, err := exec.LookPath("certutil")
 	if err != nil {
-		install := "install NSS's certutil (Debian, Ubuntu: sudo apt install libnss3-tools; Fedora: sudo dnf install nss-tools; macOS: brew install nss), then " + fix
-		if runtime.GOOS == "windows" {
-			install = "in Firefox, set security.enterprise_roots.enabled to true in about:config, so that it uses the system store"
-		}
 		return []doctorResult{{Check: "trust", Subject: subject, Status: doctorWarn,
-			Detail: "Firefox keeps its own trust store (" + strings.Join(profiles, ", ") + "), which cannot be checked without certutil",
-			Fix:    install}}
+			Detail: "Firefox keeps its own trust store (" + strings.Join(profiles, ", ") + "), which cannot be checked without NSS's certutil",
+			Fix: "install certutil (Debian, Ubuntu: sudo apt install libnss3-tools; Fedora: sudo dnf install nss-tools; macOS: brew install nss), then " +
+				fix + ", which adds the root to Firefox too"}}
 	}
 	// caddy trust (smallstep's truststore) names the root "<CN> <serial>".
 	nick := root.Subject.CommonName + " " + root.SerialNumber.String()

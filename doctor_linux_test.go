@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -122,12 +121,6 @@ func doctorTryPrivateEtc(t *testing.T) (hostsFile string, env, wrap []string, mi
 	}
 	env = []string{doctorHostsEnv + "=" + hostsFile, doctorNsswitchEnv + "=" + nsswitch, doctorParentNSEnv + "=" + ns}
 	return hostsFile, env, []string{unshare, "--mount", "--propagation", "private"}, ""
-}
-
-// doctorManagedBlock is the block `caddy localdev hosts sync` writes.
-func doctorManagedBlock(lines ...string) string {
-	return "# BEGIN localdev (managed by caddy localdev hosts; edits inside are lost)\n" +
-		strings.Join(lines, "\n") + "\n# END localdev\n"
 }
 
 // TestDoctorResolveInNamespace: a route name that does not resolve as
