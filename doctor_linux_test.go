@@ -156,7 +156,7 @@ func TestDoctorResolveInNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	rootFile := filepath.Join(t.TempDir(), "root.pem")
-	if err := os.WriteFile(rootFile, pemCert(root.Raw), 0o644); err != nil {
+	if err := os.WriteFile(rootFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	results, code = doctorRun(t, addr, append(env, "SSL_CERT_FILE="+rootFile, "SSL_CERT_DIR="+t.TempDir()), wrap...)
@@ -178,10 +178,6 @@ func TestDoctorResolveInNamespace(t *testing.T) {
 	results, _ = doctorRun(t, addr, env, wrap...)
 	doctorWant(t, doctorOne(t, results, "resolve", "app.localhost"), doctorFail,
 		[]string{"192.0.2.7", "not only to loopback"}, "remove the entry", "hosts sync")
-}
-
-func pemCert(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 // TestDoctorExposedApp: an app that answers on loopback and also on a

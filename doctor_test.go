@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -430,6 +431,57 @@ func TestDoctorFirefoxUncheckable(t *testing.T) {
 	if !strings.HasSuffix(trust[1].Subject, " in Firefox") {
 		t.Errorf("Firefox result's subject %q", trust[1].Subject)
 	}
+}
+
+// TestDoctorFirefoxStore: with NSS's certutil and a real Firefox profile
+// database, the trust check warns while the profile lacks the root, with
+// caddy trust as the fix, and is ok once the root is in it under the
+// nickname caddy trust gives it.
+func TestDoctorFirefoxStore(t *testing.T) {
+	certutil, err := exec.LookPath("certutil")
+	if err != nil || runtime.GOOS == "windows" {
+		if os.Getenv("CI") != "" && runtime.GOOS == "linux" {
+			t.Fatal("CI needs NSS's certutil (libnss3-tools) for this test")
+		}
+		t.Skip("needs NSS's certutil (Debian: libnss3-tools) to make a Firefox profile database")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || !strings.HasPrefix(home, os.TempDir()) {
+		t.Fatalf("the home folder %q is not the test's temporary one (%v)", home, err)
+	}
+	profile := filepath.Join(filepath.Dir(firefoxProfileGlobs()[0]), "store.default")
+	if err := os.MkdirAll(profile, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(profile) })
+	nss := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(certutil, append(args, "-d", "sql:"+profile)...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %q: %v: %s", args, err, out)
+		}
+	}
+	nss("-N", "--empty-password")
+
+	startCaddy(t, httpsSite("localdev app "+strconv.Itoa(freePort(t))))
+	addr := "localhost:" + adminP
+	results := runDoctor(context.Background(), addr)
+	firefox := doctorFind(results, "trust", "")
+	if len(firefox) != 2 {
+		t.Fatalf("want two trust results (system, Firefox):\n%s", doctorDump(results))
+	}
+	doctorWant(t, firefox[1], doctorWarn, []string{"does not trust the root", profile}, "caddy trust --address "+addr)
+
+	root, _, err := (&doctor{addr: addr, client: adminclient.New(addr)}).caRoot(context.Background(), "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootFile := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(rootFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nss("-A", "-t", "C,,", "-n", root.Subject.CommonName+" "+root.SerialNumber.String(), "-i", rootFile)
+	results = runDoctor(context.Background(), addr)
+	doctorWant(t, doctorFind(results, "trust", "")[1], doctorOK, []string{"every Firefox profile trusts the root"})
 }
 
 // TestDoctorAllGood: a configuration with nothing to complain about (an
