@@ -231,8 +231,12 @@ func (d *doctor) gather(ctx context.Context) doctorResult {
 		res.Status, res.Detail, res.Fix = doctorFail, "the admin API does not answer: "+err.Error(), start
 		return res
 	}
-	if err != nil {
+	if _, ok := errors.AsType[*adminclient.APIError](err); ok {
 		res.Status, res.Detail, res.Fix = doctorFail, "the admin API answers with an error: "+err.Error(), start
+		return res
+	}
+	if err != nil {
+		res.Status, res.Detail, res.Fix = doctorFail, "cannot ask the admin API: "+err.Error(), start
 		return res
 	}
 	d.servers = map[string]doctorServer{}

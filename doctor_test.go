@@ -209,6 +209,30 @@ func TestDoctorCaddyDown(t *testing.T) {
 	}
 }
 
+// TestDoctorBadInput: arguments doctor does not take, and admin addresses
+// that are not addresses, are clear errors that name them.
+func TestDoctorBadInput(t *testing.T) {
+	if _, err := doctorExecute("extra"); err == nil || !strings.Contains(err.Error(), `"extra"`) {
+		t.Errorf("doctor extra: error %v, want one naming \"extra\"", err)
+	}
+	if _, err := doctorExecute("--json=maybe"); err == nil || !strings.Contains(err.Error(), "maybe") {
+		t.Errorf("doctor --json=maybe: error %v, want one naming the value", err)
+	}
+	for addr, want := range map[string]string{
+		"localhost:1-9": `cannot ask the admin API: admin address "localhost:1-9": a port range`,
+		"nonsense:port": `cannot ask the admin API: admin address "nonsense:port": invalid start port`,
+		"unix/":         `cannot reach Caddy's admin API at unix/`,
+	} {
+		out, err := doctorExecute("--address", addr)
+		if !errors.Is(err, errDoctorFailed) {
+			t.Errorf("doctor --address %q: error %v, want errDoctorFailed", addr, err)
+		}
+		if first, _, _ := strings.Cut(out, "\n"); !strings.HasPrefix(first, "FAIL  admin    "+addr+": ") || !strings.Contains(first, want) {
+			t.Errorf("doctor --address %q: first line %q, want the admin check failing with %q", addr, first, want)
+		}
+	}
+}
+
 // TestDoctorNotLocaldev: a server answers at the admin address, but it is
 // not a Caddy with localdev.
 func TestDoctorNotLocaldev(t *testing.T) {
