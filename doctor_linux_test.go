@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,4 +223,46 @@ func TestDoctorExposedApp(t *testing.T) {
 	startCaddy(t, config("\t\tallow "+n.v4.String()+"\n"))
 	results = runDoctor(context.Background(), addr)
 	doctorWant(t, doctorOne(t, results, "listen", listen[0].Subject), doctorOK, []string{"allow"})
+}
+
+func TestParseAhosts(t *testing.T) {
+	out := "::1             STREAM localhost\n::1             DGRAM  \n::1             RAW    \n" +
+		"127.0.0.1       STREAM \n127.0.0.1       DGRAM  \n::ffff:127.0.0.2\tRAW\n" +
+		"garbage line\n\n   192.0.2.1 STREAM x\n"
+	got := parseAhosts([]byte(out))
+	want := []string{"::1", "127.0.0.1", "127.0.0.2", "192.0.2.1"}
+	if len(got) != len(want) {
+		t.Fatalf("parseAhosts = %v, want %v", got, want)
+	}
+	for i, a := range got {
+		if a.String() != want[i] {
+			t.Errorf("parseAhosts[%d] = %v, want %s", i, a, want[i])
+		}
+	}
+	if got := parseAhosts(nil); len(got) != 0 {
+		t.Errorf("parseAhosts(nil) = %v", got)
+	}
+}
+
+func FuzzParseAhosts(f *testing.F) {
+	for _, s := range []string{
+		"127.0.0.1       STREAM app.localhost\n127.0.0.1       DGRAM  \n",
+		"::1 STREAM x\n::ffff:10.0.0.1 RAW\n",
+		"", "\n\n", "not an address\n", "fe80::1%eth0 STREAM x\n", "1.2.3.4\t\tSTREAM\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, out []byte) {
+		addrs := parseAhosts(out)
+		seen := map[netip.Addr]bool{}
+		for _, a := range addrs {
+			if seen[a] {
+				t.Fatalf("parseAhosts(%q) repeats %v", out, a)
+			}
+			seen[a] = true
+			if a.Is4In6() {
+				t.Fatalf("parseAhosts(%q) keeps the mapped form %v", out, a)
+			}
+		}
+	})
 }
