@@ -64,8 +64,9 @@ type doctorResult struct {
 
 // Bounds that keep doctor quick with many routes: at most this many
 // lookups and dials at once, each with a short timeout.
+var doctorAdminTimeout = 5 * time.Second // a variable for the test of a hung admin API
+
 const (
-	doctorAdminTimeout   = 5 * time.Second
 	doctorResolveTimeout = 2 * time.Second
 	doctorDialTimeout    = 500 * time.Millisecond
 	doctorExposeTimeout  = 2 * time.Second

@@ -233,6 +233,36 @@ func TestDoctorBadInput(t *testing.T) {
 	}
 }
 
+// TestDoctorAdminHangs: an admin endpoint that accepts connections and
+// never answers is "does not answer" after doctor's timeout, not a hang.
+func TestDoctorAdminHangs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		var held []net.Conn // never answered, closed with the listener
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, conn)
+		}
+	}()
+	old := doctorAdminTimeout
+	doctorAdminTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { doctorAdminTimeout = old })
+	results := runDoctor(context.Background(), ln.Addr().String())
+	doctorWant(t, doctorOne(t, results, "admin", ln.Addr().String()), doctorFail, []string{"does not answer", "deadline exceeded"}, "caddy run")
+}
+
 // TestDoctorNotLocaldev: a server answers at the admin address, but it is
 // not a Caddy with localdev.
 func TestDoctorNotLocaldev(t *testing.T) {
