@@ -4,6 +4,7 @@
 package routes
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -93,13 +94,17 @@ func NormalizeName(name, domain string) (string, error) {
 	return full, nil
 }
 
+// ErrReserved is the error of a route name that may not be routed: a
+// domain's index host, or the wildcard that would capture the domain.
+var ErrReserved = errors.New("reserved")
+
 // reservedError explains why a route may not be named domain or
 // *.domain.
 func reservedError(raw, domain string, wildcard bool) error {
 	if wildcard {
-		return fmt.Errorf("route name %q is reserved: *.%s would capture every name under the domain", raw, domain)
+		return fmt.Errorf("route name %q is %w: *.%s would capture every name under the domain", raw, ErrReserved, domain)
 	}
-	return fmt.Errorf("route name %q is reserved: %s itself is the index host, which shows the dashboard", raw, domain)
+	return fmt.Errorf("route name %q is %w: %s itself is the index host, which shows the dashboard", raw, ErrReserved, domain)
 }
 
 // underDomain places an ASCII name under domain, or says why it cannot.
