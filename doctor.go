@@ -111,6 +111,7 @@ of {"check", "subject", "status", "detail", "fix"}, status being "ok",
 		fl := caddycmd.Flags{FlagSet: c.Flags()}
 		addr, err := cliAdminAddress(fl)
 		if err != nil {
+			err = errors.New(terminalSafe(err.Error())) // it may quote a file's content
 			return caddycmd.WrapCommandFuncForCobra(func(caddycmd.Flags) (int, error) { return 1, err })(c, args)
 		}
 		results := runDoctor(c.Context(), addr)
