@@ -218,6 +218,10 @@ func TestDoctorBadInput(t *testing.T) {
 	if _, err := doctorExecute("--json=maybe"); err == nil || !strings.Contains(err.Error(), "maybe") {
 		t.Errorf("doctor --json=maybe: error %v, want one naming the value", err)
 	}
+	missing := filepath.Join(t.TempDir(), "no\x1b[31m.json")
+	if _, err := doctorExecute("--config", missing); err == nil || !strings.Contains(err.Error(), `no\x1b[31m.json`) || strings.Contains(err.Error(), "\x1b") {
+		t.Errorf("doctor --config %q: error %v, want one naming the file, escaped", missing, err)
+	}
 	for addr, want := range map[string]string{
 		"localhost:1-9": `cannot ask the admin API: admin address "localhost:1-9": a port range`,
 		"nonsense:port": `cannot ask the admin API: admin address "nonsense:port": invalid start port`,
