@@ -3,8 +3,6 @@ package localdev
 import (
 	"errors"
 	"fmt"
-	"strings"
-	"unicode"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -35,44 +33,10 @@ func cliResult(c *cobra.Command, args []string, code int, err error) error {
 }
 
 // cliEscape makes s safe to print on a terminal: control characters
-// (newlines included) and bidirectional overrides become Go escapes, so
-// that a name or message cannot rewrite what the screen shows.
-func cliEscape(s string) string {
-	if !strings.ContainsFunc(s, unsafeRune) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == unicode.ReplacementChar:
-			b.WriteRune(r)
-		case unsafeRune(r) && r < 0x100:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case unsafeRune(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// unsafeRune reports whether r is a control character or a bidirectional
-// formatting character.
-func unsafeRune(r rune) bool {
-	if unicode.IsControl(r) {
-		return true
-	}
-	switch {
-	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F, r == 0x061C:
-		return true
-	}
-	return false
-}
+// (newlines included), bytes that are not UTF-8 and bidirectional
+// formatting characters become escapes (terminalSafe, shared with doctor),
+// so that a name or message cannot rewrite what the screen shows.
+func cliEscape(s string) string { return terminalSafe(s) }
 
 // errChildStatus1 makes `caddy localdev run` exit with status 1 when the
 // command did: caddycmd's wrapper turns status 1 without an error into 0.

@@ -340,7 +340,7 @@ func TestCLIResultExitStatus(t *testing.T) {
 	if err := cliResult(c, nil, 1, errors.New("localdev: boom\x1b[2J\u202e")); err == nil || !c.SilenceErrors {
 		t.Errorf("failure of run itself: %v", err)
 	}
-	if got := out.String(); got != "localdev: boom\\x1b[2J\\u202e\n" {
+	if got := out.String(); got != "localdev: boom\\x1b[2J\\u{202e}\n" {
 		t.Errorf("printed %q, want one plain escaped line", got)
 	}
 	out.Reset()
@@ -357,10 +357,11 @@ func TestCLIResultExitStatus(t *testing.T) {
 func TestCLIEscape(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain https://app.localhost": "plain https://app.localhost",
-		"a\nb\tc\r":                   `a\nb\tc\x0d`,
+		"a\nb\tc\r":                   `a\x0ab\x09c\x0d`,
 		"\x1b]0;title\x07":            `\x1b]0;title\x07`,
-		"x\u202ey\u2066z":             `x\u202ey\u2066z`,
-		"\u0085":                      `\x85`,
+		"x\u202ey\u2066z":             `x\u{202e}y\u{2066}z`,
+		"\u0085":                      `\u{0085}`,
+		"bad \xff":                    `bad \xff`,
 		"héllo ✓":                     "héllo ✓",
 	} {
 		if got := cliEscape(in); got != want {
