@@ -178,7 +178,7 @@ func cliStartTrap(t *testing.T, ctx context.Context, script string) (chan<- os.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { r.Close() })
+	t.Cleanup(func() { r.Close(); w.Close() })
 	cmd.Stdout = w
 	sigs := make(chan os.Signal, 1)
 	result := make(chan [2]any, 1)
@@ -187,7 +187,6 @@ func cliStartTrap(t *testing.T, ctx context.Context, script string) (chan<- os.S
 		result <- [2]any{code, err}
 	}()
 	line, err := bufio.NewReader(r).ReadString('\n')
-	w.Close()
 	if err != nil || strings.TrimSpace(line) != "ready" {
 		t.Fatalf("child did not get ready: %q, %v", line, err)
 	}
