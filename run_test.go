@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -987,14 +986,6 @@ func TestSignalNotATerminal(t *testing.T) {
 	}
 }
 
-// cliSignalNeeds skips where signals cannot be sent to a process.
-func cliSignalNeeds(t *testing.T) {
-	t.Helper()
-	if runtime.GOOS == "windows" {
-		t.Skip("needs POSIX signals")
-	}
-}
-
 // cliOwnProcessEnv names the test that a test binary runs alone.
 const cliOwnProcessEnv = "LOCALDEV_TEST_OWN_PROCESS"
 
@@ -1124,7 +1115,6 @@ func cliSelfInterrupt(t *testing.T, n int) {
 // TestRunSignalWhileAdding: a SIGINT while the route is being added
 // removes the route, exits 130 and never starts the command.
 func TestRunSignalWhileAdding(t *testing.T) {
-	cliSignalNeeds(t)
 	cliNeedSh(t)
 	if !cliInOwnProcess(t) {
 		return
@@ -1146,7 +1136,6 @@ func TestRunSignalWhileAdding(t *testing.T) {
 // TestRunSignalTwiceWhileAdding: a second SIGINT while the admin API does
 // not answer gives up, with 130 and an error that says how to clean up.
 func TestRunSignalTwiceWhileAdding(t *testing.T) {
-	cliSignalNeeds(t)
 	cliNeedSh(t)
 	if !cliInOwnProcess(t) {
 		return
@@ -1258,7 +1247,6 @@ func cliNeedScript(t *testing.T) {
 // pseudo-terminal (script(1)) and types Ctrl-C: the command, whose group
 // run made the terminal's foreground, gets one SIGINT, the terminal's.
 func TestRunSignalFromTerminalOnce(t *testing.T) {
-	cliSignalNeeds(t)
 	cliNeedScript(t)
 	admin := &cliFakeAdmin{}
 	cmd, in, rd, before := cliStartRunChild(t, admin.start(t), true, nil)
@@ -1278,7 +1266,6 @@ func TestRunSignalFromTerminalOnce(t *testing.T) {
 // TestRunSignalNotFromTerminalForwarded: with stdin a pipe (CI), a SIGINT
 // to run's pid alone reaches the command through run, once.
 func TestRunSignalNotFromTerminalForwarded(t *testing.T) {
-	cliSignalNeeds(t)
 	admin := &cliFakeAdmin{}
 	cmd, _, rd, before := cliStartRunChild(t, admin.start(t), false, nil)
 	if !strings.Contains(before, "run: foreground=false") {
@@ -1332,7 +1319,6 @@ func cliGroupLeft(t *testing.T, pgid int) []string {
 // grandchild that ignores SIGTERM, leave no process behind once run has
 // ended, with no terminal (SIGTERM to run) and on a pty (Ctrl-C typed).
 func TestRunLeavesNoProcess(t *testing.T) {
-	cliSignalNeeds(t)
 	cliNeedSh(t)
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("needs /proc to find processes")
@@ -1385,7 +1371,6 @@ func TestRunLeavesNoProcess(t *testing.T) {
 // shell reports the job stopped; fg continues both, and Ctrl-C then ends
 // the command with 130, as for a command the shell ran itself.
 func TestRunSuspendFromTerminal(t *testing.T) {
-	cliSignalNeeds(t)
 	cliNeedScript(t)
 	cliNeed(t, "bash", "bash, an interactive shell with job control")
 	admin := &cliFakeAdmin{}
