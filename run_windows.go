@@ -38,7 +38,9 @@ func newJob() (windows.Handle, error) {
 }
 
 // assign puts the process pid in job, and with it every process it starts
-// from then on.
+// from then on. (A process it starts in the instant between its start and
+// this call stays outside; os/exec offers no suspended start to close that
+// window, and a dev server's runner takes far longer to start anything.)
 func assign(job windows.Handle, pid int) error {
 	h, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(pid))
 	if err != nil {
