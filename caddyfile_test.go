@@ -350,6 +350,11 @@ func FuzzCaddyfile(f *testing.F) {
 		"localdev {\n {\n}",
 		"localdev app github.com:80",
 		"localdev {\n app 1\n app 2\n}",
+		"localdev {\n wait 1s\n wait 2s\n}",
+		"localdev {\n wiat 3000\n Wait 10s\n}",
+		"localdev {\n timeout 3000\n proxi 3001\n}",
+		"localdev {\n dir a {\n x\n }\n}",
+		"localdev {\n proxy {\n }\n proxy\n}",
 	} {
 		f.Add(s)
 	}

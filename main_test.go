@@ -18,7 +18,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/coder/websocket"
-	"go.uber.org/zap"
 )
 
 // TestMain runs the tests with HOME and the XDG folders in a temporary
@@ -276,8 +275,6 @@ func eventually(t testing.TB, within time.Duration, what string, check func() er
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-func nopLogger() *zap.Logger { return zap.NewNop() }
 
 // echoWebSocket is an app that echoes every WebSocket message.
 func echoWebSocket(w http.ResponseWriter, r *http.Request) {
