@@ -2,7 +2,11 @@ package localdev
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,10 +15,22 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
+
+// caddyMainEnv makes the test binary Caddy's own command line, for tests
+// of what a user sees from `caddy adapt`.
+const caddyMainEnv = "LOCALDEV_TEST_CADDY_MAIN"
+
+func init() {
+	if os.Getenv(caddyMainEnv) == "1" {
+		caddycmd.Main() // exits on an error, returns on success
+		os.Exit(0)
+	}
+}
 
 // adapt runs the Caddyfile adapter on a site whose localdev block is body.
 func adapt(t *testing.T, body string) ([]byte, error) {
@@ -371,4 +387,108 @@ func FuzzCaddyfile(f *testing.F) {
 			t.Fatalf("parser accepted routes that provisioning rejects: %v\n%s", err, input)
 		}
 	})
+}
+
+// TestOneEditAwayExhaustive compares oneEditAway with the rule spelt out
+// by brute force (every variant of b one edit away) for every pair of
+// words of up to six letters over a two-letter alphabet.
+func TestOneEditAwayExhaustive(t *testing.T) {
+	words := []string{""}
+	for i := 0; i < len(words); i++ {
+		if len(words[i]) < 6 {
+			words = append(words, words[i]+"a", words[i]+"b")
+		}
+	}
+	variants := func(b string) map[string]bool {
+		v := map[string]bool{b: true}
+		for i := 0; i <= len(b); i++ {
+			for _, c := range []string{"a", "b"} {
+				v[b[:i]+c+b[i:]] = true // inserted
+				if i < len(b) && len(b) >= 5 {
+					v[b[:i]+c+b[i+1:]] = true // replaced
+				}
+			}
+			if i < len(b) {
+				v[b[:i]+b[i+1:]] = true // deleted
+			}
+			if i+1 < len(b) {
+				v[b[:i]+b[i+1:i+2]+b[i:i+1]+b[i+2:]] = true // swapped
+			}
+		}
+		return v
+	}
+	for _, b := range words {
+		v := variants(b)
+		for _, a := range words {
+			// A replaced letter counts when both words have five letters
+			// or more; the variants above check b's length only, and a
+			// replacement keeps the length, so the rule is the same.
+			if got, want := oneEditAway(a, b), v[a]; got != want {
+				t.Fatalf("oneEditAway(%q, %q) = %v, want %v", a, b, got, want)
+			}
+		}
+	}
+}
+
+// TestCaddyAdaptShowsWarningsAndErrors runs `caddy adapt` (this test
+// binary as Caddy's command line) on a Caddyfile file: the warnings for
+// routes named like subdirectives and the errors reach the user, on
+// stderr, with the file and line.
+func TestCaddyAdaptShowsWarningsAndErrors(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	adaptFile := func(body string) (string, error) {
+		path := filepath.Join(t.TempDir(), "Caddyfile")
+		cfg := "{\n" + globals + "}\nhttp://localhost:" + httpP + " {\n" + body + "\n}\n"
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(self, "adapt", "--config", path)
+		cmd.Env = append(os.Environ(), caddyMainEnv+"=1")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		return stderr.String(), err
+	}
+
+	stderr, err := adaptFile("localdev {\n\ttimeout 3000\n\twiat 3001\n}")
+	if err != nil {
+		t.Fatalf("caddy adapt: %v\n%s", err, stderr)
+	}
+	// Caddy logs JSON when stderr is not a terminal: one object a line.
+	type entry struct {
+		Level, Logger, Msg, Route, Subdirective, Write, File string
+		Line                                                 int
+	}
+	var warnings []entry
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var e entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("caddy adapt's stderr: %v in %q", err, line)
+		}
+		if e.Route != "" {
+			warnings = append(warnings, e)
+		}
+	}
+	want := []entry{
+		{"warn", "caddyfile", "route named like a reverse_proxy setting, which goes inside proxy { }; if it is a route, write its full name", "timeout", "timeout", "timeout.localhost 3000", "", 11},
+		{"warn", "caddyfile", "route named like the localdev subdirective; if it is a route, write its full name", "wiat", "wait", "wiat.localhost 3001", "", 12},
+	}
+	for i := range warnings {
+		if !strings.HasSuffix(warnings[i].File, "/Caddyfile") {
+			t.Errorf("warning names the file %q", warnings[i].File)
+		}
+		warnings[i].File = ""
+	}
+	if !reflect.DeepEqual(warnings, want) {
+		t.Errorf("caddy adapt's warnings:\n got %+v\nwant %+v\n%s", warnings, want, stderr)
+	}
+
+	stderr, err = adaptFile("localdev {\n\twait 1s\n\twait 2s\n}")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(stderr, "duplicate wait (first at ") || !strings.Contains(stderr, "Caddyfile:12") {
+		t.Fatalf("caddy adapt of a repeated wait: %v\n%s", err, stderr)
+	}
 }
