@@ -492,3 +492,28 @@ func TestCaddyAdaptShowsWarningsAndErrors(t *testing.T) {
 		t.Fatalf("caddy adapt of a repeated wait: %v\n%s", err, stderr)
 	}
 }
+
+// TestUpstreamsCaddyfile covers `dynamic localdev` in a stock
+// reverse_proxy: it adapts to the source, and takes no options.
+func TestUpstreamsCaddyfile(t *testing.T) {
+	out, err := adapt(t, "reverse_proxy {\n\tdynamic localdev\n\tlb_retries 1\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"dynamic_upstreams":{"source":"localdev"}`) {
+		t.Fatalf("dynamic localdev adapted to %s", out)
+	}
+	for _, tc := range []struct {
+		body, want string
+		line       int
+	}{
+		{"reverse_proxy {\n dynamic localdev extra\n}", "wrong argument count or unexpected line ending after 'extra'", 11},
+		{"reverse_proxy {\n dynamic localdev {\n  refresh 1s\n }\n}", `localdev upstreams take no options, got "refresh"`, 12},
+	} {
+		_, err := adapt(t, tc.body)
+		at := fmt.Sprintf(", at Caddyfile:%d", tc.line)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasSuffix(err.Error(), at) {
+			t.Errorf("%q: error %v; want one containing %q, ending in %q", tc.body, err, tc.want, at)
+		}
+	}
+}
