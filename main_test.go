@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/coder/websocket"
+	"go.uber.org/zap"
 )
 
 // TestMain runs the tests with HOME and the XDG folders in a temporary
@@ -275,6 +276,9 @@ func eventually(t testing.TB, within time.Duration, what string, check func() er
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// nopLogger is a logger that drops everything, for parts tested alone.
+func nopLogger() *zap.Logger { return zap.NewNop() }
 
 // echoWebSocket is an app that echoes every WebSocket message.
 func echoWebSocket(w http.ResponseWriter, r *http.Request) {
