@@ -140,9 +140,9 @@ func linesOutside(t *testing.T, content []byte) [][]byte {
 // TestDamagedErrorsNameTheLine checks the messages of refused content.
 func TestDamagedErrorsNameTheLine(t *testing.T) {
 	for content, want := range map[string]string{
-		"a\n" + BeginMarker + "\nb\n":                               "line 2: a BEGIN localdev line without an END localdev line after it",
-		"a\nb\n" + EndMarker + "\n":                                 "line 3: an END localdev line without a BEGIN",
-		BeginMarker + "\n" + BeginMarker + "\n" + EndMarker + "\n":  "line 2: a second BEGIN localdev line inside the block that starts at line 1",
+		"a\n" + BeginMarker + "\nb\n":                                "line 2: a BEGIN localdev line without an END localdev line after it",
+		"a\nb\n" + EndMarker + "\n":                                  "line 3: an END localdev line without a BEGIN",
+		BeginMarker + "\n" + BeginMarker + "\n" + EndMarker + "\n":   "line 2: a second BEGIN localdev line inside the block that starts at line 1",
 		"x\r\n" + BeginMarker + "\r\n" + "127.0.0.1 a.localhost\r\n": "line 2: a BEGIN localdev line without",
 	} {
 		_, err := Replace([]byte(content), Block(nil))
