@@ -564,4 +564,3 @@ func hostsResolves(t *testing.T, getent, name string) bool {
 	t.Helper()
 	return exec.Command(getent, "ahosts", name).Run() == nil
 }
-
