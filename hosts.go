@@ -1,11 +1,10 @@
 package localdev
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/localdev/localdev/internal/adminclient"
 	"github.com/localdev/localdev/internal/hostsfile"
 	"github.com/localdev/localdev/internal/routes"
 )
@@ -235,27 +235,19 @@ func hostsBlockFromAPI(fl caddycmd.Flags) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	data, err := adminCall(addr, http.MethodGet, "/localdev/routes", nil, nil)
-	if status := adminStatus(err); status == http.StatusNotFound {
-		return "", fmt.Errorf("%v: is this Caddy built with the localdev module?", err)
-	}
+	client := adminclient.New(addr)
+	ctx := context.Background()
+	list, err := client.Routes(ctx)
 	if err != nil {
-		return "", err
+		return "", cliError(err)
 	}
-	var list []cliRoute
-	if err := json.Unmarshal(data, &list); err != nil {
-		return "", fmt.Errorf("localdev: unexpected answer of Caddy's admin API at %s: %v", addr, err)
+	domains, err := client.Domains(ctx)
+	if err != nil {
+		return "", cliError(err)
 	}
 	names := make([]string, 0, len(list))
 	for _, r := range list {
 		names = append(names, r.Name)
-	}
-	var domains []string
-	data, err = adminCall(addr, http.MethodGet, "/localdev/domains", nil, nil)
-	if err == nil {
-		if err := json.Unmarshal(data, &domains); err != nil {
-			return "", fmt.Errorf("localdev: unexpected answer of Caddy's admin API at %s: %v", addr, err)
-		}
 	}
 	return hostsfile.Block(hostsNames(names, domains)), nil
 }

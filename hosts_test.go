@@ -2,6 +2,7 @@ package localdev
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/localdev/localdev/internal/adminclient"
 	"github.com/localdev/localdev/internal/hostsfile"
 	"github.com/localdev/localdev/internal/routes"
 )
@@ -68,14 +70,14 @@ func hostsTempFile(t *testing.T, content string) string {
 
 func hostsAPIPut(t *testing.T, name, target string) {
 	t.Helper()
-	if _, err := adminCall(cliAdminAddr(), http.MethodPut, routePath(name), nil, map[string]string{"target": target}); err != nil {
+	if _, _, err := adminclient.New(cliAdminAddr()).PutRoute(context.Background(), name, target, adminclient.PutOptions{Replace: true}); err != nil {
 		t.Fatalf("PUT %s: %v", name, err)
 	}
 }
 
 func hostsAPIDelete(t *testing.T, name string) {
 	t.Helper()
-	if _, err := adminCall(cliAdminAddr(), http.MethodDelete, routePath(name), nil, nil); err != nil {
+	if err := adminclient.New(cliAdminAddr()).DeleteRoute(context.Background(), name, adminclient.DeleteConditions{}); err != nil {
 		t.Fatalf("DELETE %s: %v", name, err)
 	}
 }
@@ -304,7 +306,7 @@ func TestHostsOptionFollowsTable(t *testing.T) {
 	startCaddy(t, site(""))
 	eventually(t, 2*time.Second, "configured route in the hosts file", hostsWant(path, "app.localhost", "test"))
 
-	hostsAPIPut(t, "api", "4000")
+	hostsAPIPut(t, "api.localhost", "4000")
 	eventually(t, 2*time.Second, "API route in the hosts file", hostsWant(path, "api.localhost", "app.localhost", "test"))
 	if err := os.WriteFile(filepath.Join(dir, "web"), []byte("5173\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -376,7 +378,7 @@ func TestHostsWriterWarnsOnce(t *testing.T) {
 		if _, err := table.Put(r, true); err != nil {
 			t.Fatal(err)
 		}
-		defer table.Delete(r.Name, routes.SourceAPI, "")
+		defer table.Delete(r.Name, routes.SourceAPI, routes.Condition{})
 		time.Sleep(2 * hostsBatch)
 	}
 	eventually(t, 2*time.Second, "failures logged", func() error {
