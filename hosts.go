@@ -17,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/fsnotify/fsnotify"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -317,12 +318,58 @@ func newHostsWriter(path string, logger *zap.Logger) *hostsWriter {
 	w := &hostsWriter{path: path, poke: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	w.logger.Store(logger)
 	changes, unsubscribe := table.Subscribe()
+	watcher := w.watch()
 	go func() {
 		defer close(w.done)
 		defer unsubscribe()
+		if watcher != nil {
+			defer watcher.Close()
+		}
 		w.run(changes)
 	}()
 	return w
+}
+
+// watch wakes the writer when another program changes or replaces the
+// file (an editor, a tool that rewrites /etc/hosts without our block), so
+// that the block comes back. It watches the file's folder, since a
+// replaced file is a new file; for a symlink, the target's folder too.
+// Our own writes wake it as well, and find nothing to change.
+func (w *hostsWriter) watch() *fsnotify.Watcher {
+	watcher, err := fsnotify.NewWatcher()
+	if err != nil {
+		w.logger.Load().Debug("not watching the hosts file", zap.String("file", w.path), zap.Error(err))
+		return nil
+	}
+	names := map[string]bool{w.path: true}
+	folders := map[string]bool{filepath.Dir(w.path): true}
+	if target, err := filepath.EvalSymlinks(w.path); err == nil {
+		names[target] = true
+		folders[filepath.Dir(target)] = true
+	}
+	for folder := range folders {
+		if err := watcher.Add(folder); err != nil {
+			w.logger.Load().Debug("not watching the hosts file's folder", zap.String("folder", folder), zap.Error(err))
+		}
+	}
+	go func() {
+		for {
+			select {
+			case ev, ok := <-watcher.Events:
+				if !ok {
+					return
+				}
+				if names[filepath.Clean(ev.Name)] {
+					w.wake()
+				}
+			case _, ok := <-watcher.Errors:
+				if !ok {
+					return
+				}
+			}
+		}
+	}()
+	return watcher
 }
 
 func (w *hostsWriter) wake() {

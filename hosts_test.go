@@ -3,6 +3,7 @@ package localdev
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -294,8 +295,9 @@ func hostsWant(path string, names ...string) func() error {
 
 // TestHostsOptionFollowsTable: with the hosts option, the running Caddy
 // keeps the block equal to the route table as the configuration, a
-// folder and the API change it, keeps the user's lines, and removes the
-// block when no configuration asks for it any more.
+// folder and the API change it, keeps the user's lines, puts the block
+// back into a file another program replaced, and removes the block when
+// no configuration asks for it any more.
 func TestHostsOptionFollowsTable(t *testing.T) {
 	path := hostsTempFile(t, hostsUserLines)
 	dir := t.TempDir()
@@ -323,6 +325,30 @@ func TestHostsOptionFollowsTable(t *testing.T) {
 	eventually(t, 2*time.Second, "removed routes leave the hosts file",
 		hostsWant(path, "app.localhost", "*.shop.localhost", "test"))
 	if err := os.Remove(filepath.Join(dir, "*.shop")); err != nil {
+		t.Fatal(err)
+	}
+
+	// another program replaces the file without the block: its lines stay,
+	// the block comes back
+	replaced := "127.0.0.1 localhost\n192.168.1.9 printer.lan\n"
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte(replaced), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "block back in a replaced file", func() error {
+		got, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if want := replaced + hostsfile.Block([]string{"app.localhost", "test"}); string(got) != want {
+			return fmt.Errorf("file is\n%s", got)
+		}
+		return nil
+	})
+	if err := os.WriteFile(path, []byte(hostsUserLines), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -565,4 +591,31 @@ python3 -c "$PYTHON" "$URL" "$ROOT_CERT"; echo "python=$?"`
 func hostsResolves(t *testing.T, getent, name string) bool {
 	t.Helper()
 	return exec.Command(getent, "ahosts", name).Run() == nil
+}
+
+// TestHostsCaddyfile: "hosts" alone is the system hosts file, "hosts
+// <file>" that file; more is an error naming the value. The name of a
+// route called hosts is written in full (hosts.localhost 3000).
+func TestHostsCaddyfile(t *testing.T) {
+	for body, want := range map[string]string{
+		"localdev {\n\thosts\n}":                             `"hosts":` + strconvQuote(defaultHostsFile()),
+		"localdev {\n\thosts /tmp/my-hosts\n}":               `"hosts":"/tmp/my-hosts"`,
+		"localdev {\n\thosts.localhost 3000\n}":              `"routes":{"hosts.localhost":"3000"}`,
+		"localdev {\n\tapp 3000\n\thosts /etc/hosts\n}":      `"hosts":"/etc/hosts"`,
+		"localdev {\n\thosts /etc/hosts /etc/other-hosts\n}": `hosts takes at most one file, got "/etc/other-hosts" too`,
+	} {
+		out, err := adapt(t, body)
+		got := string(out)
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("%q adapts to\n%s\nwant it to contain %s", body, got, want)
+		}
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

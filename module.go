@@ -99,9 +99,12 @@ type Handler struct {
 	// (Python, Node, Go, wget, Java, Safari) find the names too. The block
 	// follows the route table within a second of a change; every line
 	// outside it is kept; one writer per file serves every handler of the
-	// process. If the file cannot be written, one warning says so and
-	// Caddy carries on. In the Caddyfile, "hosts" alone means the system's
-	// hosts file. Default: "" (the hosts file is not touched).
+	// process; the block comes back if another program removes it, and
+	// goes when the last configuration with the option stops. If the file
+	// cannot be written, one warning says so and Caddy carries on. In the
+	// Caddyfile, "hosts" alone means the system's hosts file
+	// (/etc/hosts; on Windows %SystemRoot%\System32\drivers\etc\hosts).
+	// Default: "" (no hosts file is touched).
 	Hosts string `json:"hosts,omitempty"`
 
 	domain     string
