@@ -91,7 +91,7 @@ func hostsCommandFor(verb, path string) string {
 func hostsFileError(verb, path string, err error) error {
 	var perm *hostsfile.PermissionError
 	if errors.As(err, &perm) {
-		return fmt.Errorf("localdev: cannot write %s (%v); run: %s", path, errors.Unwrap(perm.Err), hostsCommandFor(verb, path))
+		return fmt.Errorf("localdev: cannot update %s (%v); run: %s", path, errors.Unwrap(perm.Err), hostsCommandFor(verb, path))
 	}
 	return fmt.Errorf("localdev: %v", err)
 }

@@ -246,7 +246,7 @@ func TestHostsSyncNoPermission(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("exit: %v; stdout %q stderr %q", err, stdout.String(), stderr.String())
 	}
-	want := "localdev: cannot write " + path + " (permission denied); run: sudo caddy localdev hosts sync --file " + path + "\n"
+	want := "localdev: cannot update " + path + " (permission denied); run: sudo caddy localdev hosts sync --file " + path + "\n"
 	if stderr.String() != want || stdout.Len() != 0 {
 		t.Fatalf("stderr %q, stdout %q; want stderr %q", stderr.String(), stdout.String(), want)
 	}

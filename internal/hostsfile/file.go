@@ -146,6 +146,9 @@ func write(path string, content []byte, info fs.FileInfo) error {
 		if info != nil && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
 			return rewrite(path, content, info)
 		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return &FileError{Path: path, Err: fmt.Errorf("the folder %s does not exist", filepath.Dir(path))}
+		}
 		return fileError(path, err)
 	}
 	name := tmp.Name()

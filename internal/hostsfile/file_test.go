@@ -244,6 +244,15 @@ func TestSyncDamagedFileUntouched(t *testing.T) {
 	}
 }
 
+// TestSyncMissingFolder: the error names the file and the folder.
+func TestSyncMissingFolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no-such-folder", "hosts")
+	_, err := Sync(path, Block(nil))
+	if err == nil || err.Error() != path+": the folder "+filepath.Dir(path)+" does not exist" {
+		t.Fatalf("Sync = %v", err)
+	}
+}
+
 // TestSyncNotARegularFile: a folder where the file should be is an error
 // naming it, not a crash or a replaced folder.
 func TestSyncNotARegularFile(t *testing.T) {
