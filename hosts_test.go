@@ -506,8 +506,8 @@ func TestExampleCaddyfile(t *testing.T) {
 // file bind-mounted over /etc/hosts, app.localhost does not resolve for
 // getent (the system resolver, nsswitch) before `caddy localdev hosts
 // sync`, and resolves to 127.0.0.1 and ::1 after; then a Python client
-// reaches https://app.localhost through that resolver, trusting Caddy's
-// root. The machine's /etc/hosts is byte-identical afterwards.
+// (and a Node one where node is installed) reaches https://app.localhost
+// through that resolver, trusting Caddy's root. The machine's /etc/hosts is byte-identical afterwards.
 func TestHostsResolveForReal(t *testing.T) {
 	tools := hostsNeedRoot(t, "unshare", "getent", "python3", "mount")
 	if os.Getenv("CI") == "" && hostsResolves(t, tools["getent"], "app.localhost") {
@@ -544,13 +544,23 @@ echo "== sync"
 echo "== after"
 getent ahosts app.localhost; echo "getent=$?"
 echo "== python"
-python3 -c "$PYTHON" "$URL" "$ROOT_CERT"; echo "python=$?"`
+python3 -c "$PYTHON" "$URL" "$ROOT_CERT"; echo "python=$?"
+echo "== node"
+if [ -n "$NODE" ]; then NODE_EXTRA_CA_CERTS="$ROOT_CERT" "$NODE" -e "$NODE_SCRIPT" "$URL"; echo "node=$?"; fi`
+	// Node too where it is installed (CI installs it): fetch() resolves
+	// through the system resolver and trusts NODE_EXTRA_CA_CERTS.
+	node, err := exec.LookPath("node")
+	if err != nil && os.Getenv("CI") != "" {
+		t.Fatal("in CI node must be installed")
+	}
+	nodeScript := `fetch(process.argv[1]).then(r => r.text()).then(t => console.log(t), e => { console.error(e.cause || e); process.exit(1) })`
 	cmd := exec.Command(tools["unshare"], "--mount", "sh", "-c", script)
 	cmd.Env = append(os.Environ(),
 		hostsChildEnv+"=1",
 		"LOCALDEV_TEST_HOSTS_ARGS=hosts\nsync\n--address\n"+cliAdminAddr(),
 		"HOSTS_COPY="+hostsCopy, "BIN="+bin, "PYTHON="+python,
-		"URL="+httpsURL("app.localhost", "/"), "ROOT_CERT="+rootCert)
+		"URL="+httpsURL("app.localhost", "/"), "ROOT_CERT="+rootCert,
+		"NODE="+node, "NODE_SCRIPT="+nodeScript)
 	out, err := cmd.CombinedOutput()
 	t.Logf("inside the mount namespace:\n%s", out)
 	if err != nil {
@@ -563,7 +573,8 @@ python3 -c "$PYTHON" "$URL" "$ROOT_CERT"; echo "python=$?"`
 	if !strings.Contains(after, "sync=0") {
 		t.Fatal("hosts sync failed")
 	}
-	resolved, py, _ := strings.Cut(after, "== python")
+	resolved, clients, _ := strings.Cut(after, "== python")
+	py, nodeOut, _ := strings.Cut(clients, "== node")
 	if !strings.Contains(resolved, "getent=0") {
 		t.Fatal("app.localhost does not resolve after the sync")
 	}
@@ -578,6 +589,9 @@ python3 -c "$PYTHON" "$URL" "$ROOT_CERT"; echo "python=$?"`
 	}
 	if !strings.Contains(py, "hello from the app for app.localhost:") || !strings.Contains(py, "python=0") {
 		t.Fatal("Python did not reach https://app.localhost through the system resolver")
+	}
+	if node != "" && (!strings.Contains(nodeOut, "hello from the app for app.localhost:") || !strings.Contains(nodeOut, "node=0")) {
+		t.Fatal("Node did not reach https://app.localhost through the system resolver")
 	}
 	if got, _ := os.ReadFile(hostsCopy); !bytes.HasPrefix(got, realHosts) || !bytes.Contains(got, []byte("::1 app.localhost\n")) {
 		t.Fatalf("the bind-mounted copy:\n%s", got)
