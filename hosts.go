@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,7 +92,16 @@ func hostsCommandFor(verb, path string) string {
 func hostsFileError(verb, path string, err error) error {
 	var perm *hostsfile.PermissionError
 	if errors.As(err, &perm) {
-		return fmt.Errorf("localdev: cannot update %s (%v); run: %s", path, errors.Unwrap(perm.Err), hostsCommandFor(verb, path))
+		cause := perm.Err
+		var pathErr *fs.PathError
+		var linkErr *os.LinkError
+		switch {
+		case errors.As(cause, &pathErr):
+			cause = pathErr.Err
+		case errors.As(cause, &linkErr):
+			cause = linkErr.Err
+		}
+		return fmt.Errorf("localdev: cannot update %s (%v); run: %s", path, cause, hostsCommandFor(verb, path))
 	}
 	return fmt.Errorf("localdev: %v", err)
 }
@@ -273,6 +283,8 @@ type hostsWriter struct {
 	stop   chan struct{}
 	done   chan struct{}
 
+	synced bool // the block was made right once: Destruct removes it
+
 	mu     sync.Mutex
 	warned bool // a failure was logged; the next one is not, until a write works
 }
@@ -379,8 +391,11 @@ func (w *hostsWriter) wake() {
 	}
 }
 
+// run syncs after each burst of changes. The first sync, too, waits for
+// the batch: a configuration that is only provisioned and cleaned up at
+// once (caddy validate) never touches the file.
 func (w *hostsWriter) run(changes <-chan struct{}) {
-	w.sync()
+	w.wake()
 	for {
 		select {
 		case <-w.stop:
@@ -435,6 +450,7 @@ func (w *hostsWriter) sync() {
 		w.failed(logger, err)
 		return
 	}
+	w.synced = true
 	w.mu.Lock()
 	w.warned = false
 	w.mu.Unlock()
@@ -467,11 +483,15 @@ func (w *hostsWriter) failed(logger *zap.Logger, err error) {
 		zap.String("file", w.path), zap.Error(err), zap.String("fix", fix))
 }
 
-// Destruct stops the writer and removes the block: no route is left to
-// list once the last handler with the option is gone.
+// Destruct stops the writer and removes the block it wrote: no route is
+// left to list once the last handler with the option is gone. A writer
+// that never synced leaves the file alone.
 func (w *hostsWriter) Destruct() error {
 	close(w.stop)
 	<-w.done
+	if !w.synced {
+		return nil
+	}
 	changed, err := hostsfile.Clean(w.path)
 	if err != nil {
 		w.logger.Load().Debug("hosts block not removed", zap.String("file", w.path), zap.Error(err))

@@ -378,6 +378,37 @@ func TestHostsOptionFollowsTable(t *testing.T) {
 	})
 }
 
+// TestHostsOptionValidateLeavesFile: `caddy validate` provisions and
+// cleans up a configuration at once; with the hosts option that must not
+// write the file, nor remove a block another Caddy keeps there.
+func TestHostsOptionValidateLeavesFile(t *testing.T) {
+	content := hostsUserLines + hostsfile.Block([]string{"kept.localhost"})
+	path := hostsTempFile(t, content)
+	past := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(path, past, past); err != nil {
+		t.Fatal(err)
+	}
+	out, err := adapt(t, "localdev {\n\tvalidated 3000\n\thosts "+path+"\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Validate(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * hostsBatch) // a writer left running would have written by now
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != content || !fi.ModTime().Equal(past) {
+		t.Fatalf("validate touched the file (mtime %v):\n%s", fi.ModTime(), got)
+	}
+}
+
 // TestHostsOptionRejectsRelativePath: the option needs a full path.
 func TestHostsOptionRejectsRelativePath(t *testing.T) {
 	h := &Handler{Hosts: "hosts", logger: zap.NewNop()}
