@@ -38,6 +38,7 @@ as 'caddy reload' does: no reload, no dropped connections.
   caddy localdev port <name>               the name's stable free port
   caddy localdev run <name> -- <command>   run a dev server on its own name
   caddy localdev hosts sync|clean|show     the route names in /etc/hosts
+  caddy localdev doctor                    check names, trust and apps; say how to fix them
 
 A name gets ".localhost" added unless it already ends in it: "app" is
 https://app.localhost. The admin address is --address if given, else the
@@ -177,6 +178,7 @@ are never replaced.
 		sub.Flags().StringP("adapter", "a", "", "Name of the config adapter for --config")
 	}
 	cmd.AddCommand(list, add, rm, port, run, hostsCommand())
+	cmd.AddCommand(doctorCommand())
 }
 
 // cliRunE adapts a command function that needs its positional arguments to
