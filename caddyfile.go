@@ -39,16 +39,16 @@ type subdirective struct {
 // unmarshal method. Every other word starts a route, so a route named like
 // one of these words is written as its full name (dir.localhost 3000).
 //
-// To come with their fields (issue 12's helpers):
+// To come with its field (issue 11):
 //
-//	"hosts": {unmarshal: (*Handler).unmarshalHosts, once: true}, // hosts [<file>]
-//	"auto":  {unmarshal: (*Handler).unmarshalAuto, once: true},  // auto
+//	"auto": {unmarshal: (*Handler).unmarshalAuto, once: true}, // auto
 var subdirectives = map[string]subdirective{
 	"dir":         {unmarshal: (*Handler).unmarshalDir},
 	"allow":       {unmarshal: (*Handler).unmarshalAllow},
 	"wait":        {unmarshal: (*Handler).unmarshalWait, once: true},
 	"domain":      {unmarshal: (*Handler).unmarshalDomain, once: true},
 	"fallthrough": {unmarshal: (*Handler).unmarshalFallthrough, once: true},
+	"hosts":       {unmarshal: (*Handler).unmarshalHosts, once: true}, // in hosts.go
 	"proxy":       {unmarshal: (*Handler).unmarshalProxy, once: true},
 }
 
@@ -70,6 +70,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		wait     <duration>
 //		domain   <domain>
 //		fallthrough
+//		hosts    [<file>]
 //		proxy {
 //			<reverse_proxy subdirectives>
 //		}

@@ -154,6 +154,9 @@ func TestBadCaddyfile(t *testing.T) {
 		{"localdev {\n domain test\n domain localhost\n}", "duplicate domain (first at Caddyfile:11): give it once", 12},
 		{"localdev {\n fallthrough\n fallthrough\n}", "duplicate fallthrough (first at Caddyfile:11): give it once", 12},
 		{"localdev {\n proxy {\n }\n proxy {\n }\n}", "duplicate proxy (first at Caddyfile:11): give it once", 13},
+		{"localdev {\n hosts\n hosts /tmp/h\n}", "duplicate hosts (first at Caddyfile:11): give it once", 12},
+		{"localdev {\n hosts /tmp/a /tmp/b\n}", `hosts takes at most one file, got "/tmp/b" too`, 11},
+		{"localdev {\n hosts /tmp/a {\n  x\n }\n}", "hosts takes no block", 11},
 		// A subdirective misspelt or put outside proxy { }: the error says so.
 		{"localdev {\n wiat 10s\n}", `route "wiat": target "10s"`, 11},
 		{"localdev {\n wiat 10s\n}", "(did you mean the subdirective wait?)", 11},
@@ -233,6 +236,7 @@ func TestCaddyfileLookalikeWarnings(t *testing.T) {
 		{"localdev {\n proxi 3000\n}", "localdev subdirective", "proxi", "proxy", "proxi.localhost 3000", 11},
 		{"localdev {\n Domain 3000\n}", "localdev subdirective", "Domain", "domain", "domain.localhost 3000", 11},
 		{"localdev dir 3000", "localdev subdirective", "dir", "dir", "dir.localhost 3000", 10},
+		{"localdev {\n host 3000\n}", "localdev subdirective", "host", "hosts", "host.localhost 3000", 11},
 	} {
 		logs := adaptLogs(t, tc.body)
 		if len(logs) != 1 {
