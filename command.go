@@ -19,7 +19,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "localdev",
-		Usage: "<list|add|rm|port|run> [args…]",
+		Usage: "<list|add|rm|port|run|hosts> [args…]",
 		Short: "Manages the live routes of a running Caddy's localdev module",
 		Long: `
 Manages localdev's live routes through the admin API of a running Caddy,
@@ -31,6 +31,7 @@ as 'caddy reload' does: no reload, no dropped connections.
   caddy localdev port <name>               the name's stable free port
   caddy localdev run [name] -- <command>   run a dev server on its own name
                                            (inferred from the project if not given)
+  caddy localdev hosts sync|clean|show     the route names in /etc/hosts
   caddy localdev doctor                    check names, trust and apps; say how to fix them
 
 A name gets ".localhost" added unless it already ends in it: "app" is
@@ -138,7 +139,7 @@ localhost when no Caddy answers.
 		sub.Flags().StringP("config", "c", "", "Configuration file to read the admin address from, if --address is not used")
 		sub.Flags().StringP("adapter", "a", "", "Name of the config adapter for --config")
 	}
-	cmd.AddCommand(list, add, rm, port, run)
+	cmd.AddCommand(list, add, rm, port, run, hostsCommand())
 	cmd.AddCommand(doctorCommand())
 }
 
