@@ -38,11 +38,20 @@ func (h *Handler) serveNotFound(w http.ResponseWriter, r *http.Request, host str
 	d := pages.NotFound{Host: host, Domain: h.domain}
 	if ours {
 		own := h.ownRoutes()
-		d.Routes = pageRoutes(describeRoutes(own, requestOrigin(r), false))
-		d.Dirs = h.Dirs
-		if i := pages.Suggest(host, routeNames(own)); i >= 0 {
-			d.Suggestion = &d.Routes[i]
+		o := requestOrigin(r)
+		list, suggestion := pages.NotFoundRoutes(host, routeNames(own))
+		listed := make([]*routes.Route, len(list))
+		for i, j := range list {
+			listed[i] = own[j]
+			if j == suggestion {
+				suggestion = i
+			}
 		}
+		d.Routes = pageRoutes(describeRoutes(listed, o, false))
+		if suggestion >= 0 {
+			d.Suggestion = &d.Routes[suggestion]
+		}
+		d.Count, d.Dashboard, d.Dirs = len(own), o.url(h.domain), h.Dirs
 	}
 	html := pages.WantsHTML(r)
 	return writePage(w, http.StatusNotFound, html, func(b io.Writer) error {
@@ -157,6 +166,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return err
 }
 
+// wantsJSON reports whether the request asks for JSON: its Accept header
+// names application/json with a non-zero quality.
 func wantsJSON(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "application/json")
+	return pages.Accepts(r, "application/json")
 }
