@@ -1,21 +1,23 @@
 package localdev
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strings"
-	"syscall"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/fsnotify/fsnotify"
 	"go.uber.org/zap"
 
+	"github.com/localdev/localdev/internal/routefile"
 	"github.com/localdev/localdev/internal/routes"
 )
 
@@ -23,29 +25,31 @@ import (
 // reload that keeps a folder keeps its routes without a gap.
 var folders = caddy.NewUsagePool()
 
-// folderRescan is how often a folder is read again even without events:
-// it notices a folder that was deleted and created again, and names freed
-// by the configuration.
-const folderRescan = 500 * time.Millisecond
-
 // folderSettle lets a burst of events (an editor's save) end before the
-// folder is read.
-const folderSettle = 50 * time.Millisecond
+// folder is read; folderMaxDelay bounds how long a steady stream of events
+// can put the read off, so that changes apply within a second.
+const (
+	folderSettle   = 50 * time.Millisecond
+	folderMaxDelay = 500 * time.Millisecond
+)
 
-// startDirs starts (or shares) a watcher for each route folder.
+// startDirs starts (or shares) a watcher for each route folder. A shared
+// watcher logs through the newest configuration's logger from now on.
 func (h *Handler) startDirs(ctx caddy.Context) error {
+	logger := ctx.Logger().Named("dir")
 	for _, d := range h.Dirs {
 		path, err := expandHome(d)
 		if err != nil {
 			return err
 		}
 		key := h.domain + "\x00" + path
-		_, _, err = folders.LoadOrNew(key, func() (caddy.Destructor, error) {
-			return watchFolder(path, h.domain, ctx.Logger().Named("dir"))
+		val, _, err := folders.LoadOrNew(key, func() (caddy.Destructor, error) {
+			return watchFolder(path, h.domain, logger)
 		})
 		if err != nil {
 			return fmt.Errorf("dir %q: %w", d, err)
 		}
+		val.(*folder).logs.push(h, logger)
 		h.folderKeys = append(h.folderKeys, key)
 	}
 	return nil
@@ -54,24 +58,79 @@ func (h *Handler) startDirs(ctx caddy.Context) error {
 // stopDirs releases this configuration's folder watchers.
 func (h *Handler) stopDirs() error {
 	for _, key := range h.folderKeys {
+		folders.Range(func(k, val any) bool {
+			if k == key {
+				val.(*folder).logs.drop(h)
+			}
+			return k != key
+		})
 		_, _ = folders.Delete(key)
 	}
 	h.folderKeys = nil
 	return nil
 }
 
-// folder watches one route folder and keeps its routes in the table.
+// loggers is the loggers of the configurations sharing a folder watcher,
+// oldest first: the watcher logs through the newest, so that a reload that
+// changes logging takes effect (the first configuration's logger writes
+// nowhere once it is gone).
+type loggers struct {
+	mu   sync.Mutex
+	list []ownedLogger
+}
+
+type ownedLogger struct {
+	owner  *Handler
+	logger *zap.Logger
+}
+
+func (l *loggers) push(owner *Handler, logger *zap.Logger) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = append(l.list, ownedLogger{owner, logger})
+}
+
+func (l *loggers) drop(owner *Handler) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = slices.DeleteFunc(l.list, func(o ownedLogger) bool { return o.owner == owner })
+}
+
+// current is the newest configuration's logger, or the first one's when
+// none is left (the watcher is stopping).
+func (l *loggers) current(first *zap.Logger) *zap.Logger {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.list) == 0 {
+		return first
+	}
+	return l.list[len(l.list)-1].logger
+}
+
+// folder watches one route folder and keeps its routes in the table. It
+// reads the folder only when fsnotify reports a change in it (or to the
+// folder itself, seen from its parent), and retries names that another
+// source held only when the table changes: an unchanged folder costs
+// nothing.
 type folder struct {
 	path    string
 	domain  string
-	logger  *zap.Logger
+	first   *zap.Logger // the first configuration's, until push
+	logs    loggers
 	watcher *fsnotify.Watcher
 	stop    chan struct{}
 	done    chan struct{}
 
-	watching bool
-	held     map[string]string // route name -> target, for routes this folder put
-	problems map[string]string // file -> last problem logged, to log each once
+	ancestor string                 // the watched folder above path: its parent, or the nearest that exists
+	held     map[string]string      // route name -> target, for routes this folder put
+	blocked  map[string]blockedFile // route name -> the file refused because another source holds the name
+	problems map[string]string      // file -> last problem logged, to log each once
+	changed  <-chan struct{}        // the table's Changed, taken before the last claims
+}
+
+// blockedFile is a route file whose name another source holds.
+type blockedFile struct {
+	target, file string
 }
 
 func watchFolder(path, domain string, logger *zap.Logger) (*folder, error) {
@@ -83,14 +142,16 @@ func watchFolder(path, domain string, logger *zap.Logger) (*folder, error) {
 		return nil, err
 	}
 	f := &folder{
-		path: path, domain: domain, logger: logger, watcher: w,
+		path: path, domain: domain, first: logger, watcher: w,
 		stop: make(chan struct{}), done: make(chan struct{}),
-		held: make(map[string]string), problems: make(map[string]string),
+		held: make(map[string]string), blocked: make(map[string]blockedFile), problems: make(map[string]string),
 	}
-	f.rescan()
+	f.safely("reading the route folder", f.rescan)
 	go f.run()
 	return f, nil
 }
+
+func (f *folder) logger() *zap.Logger { return f.logs.current(f.first) }
 
 // Destruct stops watching and removes the folder's routes.
 func (f *folder) Destruct() error {
@@ -101,39 +162,104 @@ func (f *folder) Destruct() error {
 
 func (f *folder) run() {
 	defer close(f.done)
-	tick := time.NewTicker(folderRescan)
-	defer tick.Stop()
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
+	defer settle.Stop()
+	var burst time.Time // when the first event not yet read arrived
 	for {
+		var changed <-chan struct{}
+		if len(f.blocked) > 0 {
+			changed = f.changed
+		}
 		select {
-		case <-f.watcher.Events:
+		case ev, ok := <-f.watcher.Events:
+			if !ok {
+				f.safely("removing the folder's routes", func() { f.release(nil) })
+				return
+			}
+			if !f.concerns(ev.Name) {
+				continue
+			}
+			now := time.Now()
+			if burst.IsZero() {
+				burst = now
+			}
+			settle.Reset(max(0, min(folderSettle, folderMaxDelay-now.Sub(burst))))
+		case err, ok := <-f.watcher.Errors:
+			if !ok {
+				f.safely("removing the folder's routes", func() { f.release(nil) })
+				return
+			}
+			f.logger().Warn("watching route folder", zap.String("dir", f.path), zap.Error(err))
+			// Events may have been lost (a full queue): read the folder.
 			settle.Reset(folderSettle)
-		case err := <-f.watcher.Errors:
-			f.logger.Warn("watching route folder", zap.String("dir", f.path), zap.Error(err))
 		case <-settle.C:
-			f.rescan()
-		case <-tick.C:
-			f.rescan()
+			burst = time.Time{}
+			f.safely("reading the route folder", f.rescan)
+		case <-changed:
+			f.safely("retrying route files", f.retryBlocked)
 		case <-f.stop:
-			f.release(nil)
+			f.safely("removing the folder's routes", func() { f.release(nil) })
 			return
 		}
 	}
 }
 
-// rescan reads the folder and brings the table in line with its files.
-func (f *folder) rescan() {
-	entries, err := os.ReadDir(f.path)
-	if err != nil {
-		f.watching = false
-		f.release(nil)
+// safely runs one step of the watcher; a panic in it is logged and the
+// watcher keeps going.
+func (f *folder) safely(what string, step func()) {
+	defer func() {
+		if err := recover(); err != nil {
+			f.logger().Error("panic "+what, zap.String("dir", f.path), zap.Any("error", err), zap.ByteString("stack", debug.Stack()))
+		}
+	}()
+	step()
+}
+
+// concerns reports whether an event for name can change the folder's
+// routes: a file in the folder, the folder itself, or a folder above it
+// (created or removed, from the ancestor's watch).
+func (f *folder) concerns(name string) bool {
+	return name == f.path || filepath.Dir(name) == f.path ||
+		strings.HasPrefix(f.path, name+string(filepath.Separator))
+}
+
+// watch makes sure the folder and the folder above it are watched: the
+// folder's watch goes when the folder is removed or renamed, and the one
+// above sees it come back. When the parent is gone too, the nearest
+// folder above that exists stands in for it.
+func (f *folder) watch() {
+	_ = f.watcher.Add(f.path) // a no-op when already watched; fails when the folder is gone
+	above := filepath.Dir(f.path)
+	for above != filepath.Dir(above) {
+		if info, err := os.Stat(above); err == nil && info.IsDir() {
+			break
+		}
+		above = filepath.Dir(above)
+	}
+	if above == f.ancestor {
 		return
 	}
-	if !f.watching {
-		if err := f.watcher.Add(f.path); err == nil {
-			f.watching = true
-		}
+	if f.ancestor != "" {
+		_ = f.watcher.Remove(f.ancestor)
+	}
+	f.ancestor = ""
+	if err := f.watcher.Add(above); err != nil {
+		f.logger().Warn("watching the folder above a route folder", zap.String("dir", above), zap.Error(err))
+		return
+	}
+	f.ancestor = above
+}
+
+// rescan reads the folder and brings the table in line with its files.
+func (f *folder) rescan() {
+	f.watch() // before reading, so that nothing written after the read is missed
+	f.changed = table.Changed()
+	clear(f.blocked)
+	entries, err := os.ReadDir(f.path)
+	if err != nil {
+		f.release(nil)
+		return
 	}
 	want := make(map[string]string)
 	files := make(map[string]string) // route name -> its file
@@ -162,15 +288,26 @@ func (f *folder) rescan() {
 	}
 }
 
+// retryBlocked tries again the files whose name another source held, now
+// that the table changed.
+func (f *folder) retryBlocked() {
+	f.changed = table.Changed()
+	blocked := maps.Clone(f.blocked)
+	clear(f.blocked)
+	for name, b := range blocked {
+		f.claim(name, b.target, b.file)
+	}
+}
+
 // readEntry reads one file as a route, logging (once) why a file is
 // skipped.
 func (f *folder) readEntry(e fs.DirEntry) (name, target string, ok bool) {
 	file := filepath.Join(f.path, e.Name())
-	if ignoredFile(e.Name()) || !(e.Type().IsRegular() || e.Type()&fs.ModeSymlink != 0) {
+	if routefile.Ignored(e.Name()) || !(e.Type().IsRegular() || e.Type()&fs.ModeSymlink != 0) {
 		return "", "", false
 	}
-	name, target, err := readRouteFile(file, e.Name(), f.domain)
-	if errors.Is(err, errNotRegular) {
+	name, target, err := routefile.Read(file, e.Name(), f.domain)
+	if errors.Is(err, routefile.ErrNotRegular) {
 		return "", "", false // a link to a folder or a device: not a route
 	}
 	if err != nil {
@@ -181,7 +318,8 @@ func (f *folder) readEntry(e fs.DirEntry) (name, target string, ok bool) {
 }
 
 // claim puts the folder's route for name, from file, unless it already
-// holds it.
+// holds it. A name another source holds is tried again when the table
+// changes.
 func (f *folder) claim(name, target, file string) {
 	if held, ok := f.held[name]; ok && held == target {
 		delete(f.problems, file)
@@ -196,12 +334,15 @@ func (f *folder) claim(name, target, file string) {
 			table.DeleteOrigin(name, routes.SourceDir, f.path)
 			delete(f.held, name)
 		}
+		if errors.Is(err, routes.ErrConfigured) || errors.Is(err, routes.ErrClaimed) {
+			f.blocked[name] = blockedFile{target: target, file: file}
+		}
 		f.problem(file, err.Error())
 		return
 	}
 	f.held[name] = target
 	delete(f.problems, file)
-	f.logger.Info("route", zap.String("name", name), zap.String("target", target), zap.String("source", string(routes.SourceDir)), zap.String("file", file))
+	f.logger().Info("route", zap.String("name", name), zap.String("target", target), zap.String("source", string(routes.SourceDir)), zap.String("file", file))
 }
 
 // release removes the routes this folder holds that want does not list.
@@ -212,7 +353,7 @@ func (f *folder) release(want map[string]string) {
 			continue
 		}
 		table.DeleteOrigin(name, routes.SourceDir, f.path)
-		f.logger.Info("route removed", zap.String("name", name), zap.String("source", string(routes.SourceDir)))
+		f.logger().Info("route removed", zap.String("name", name), zap.String("source", string(routes.SourceDir)))
 		delete(f.held, name)
 	}
 }
@@ -222,49 +363,5 @@ func (f *folder) problem(file, why string) {
 		return
 	}
 	f.problems[file] = why
-	f.logger.Warn("skipping route file", zap.String("file", file), zap.String("reason", why))
-}
-
-// readRouteFile reads a route file: its name is the route's name, its
-// first line that is neither blank nor a comment is the target.
-func readRouteFile(path, base, domain string) (name, target string, err error) {
-	name, err = routes.NormalizeName(base, domain)
-	if err != nil {
-		return "", "", err
-	}
-	// Non-blocking, so that a FIFO swapped in cannot hang the watcher;
-	// links are followed (dotfile managers link route files in).
-	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", "", err
-	}
-	defer fh.Close()
-	if info, err := fh.Stat(); err != nil || !info.Mode().IsRegular() {
-		return "", "", errNotRegular
-	}
-	sc := bufio.NewScanner(io.LimitReader(fh, 64<<10))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if _, err := routes.ParseTarget(line); err != nil {
-			return "", "", err
-		}
-		return name, line, nil
-	}
-	if err := sc.Err(); err != nil {
-		return "", "", err
-	}
-	return "", "", errors.New("no target: write a port such as 5173 on the first line")
-}
-
-// errNotRegular is a folder entry that is not a regular file.
-var errNotRegular = errors.New("not a regular file")
-
-// ignoredFile reports whether a file is a dotfile or an editor's file.
-func ignoredFile(base string) bool {
-	return strings.HasPrefix(base, ".") || strings.HasSuffix(base, "~") ||
-		strings.HasSuffix(base, ".swp") || strings.HasSuffix(base, ".swx") ||
-		strings.HasSuffix(base, ".tmp")
+	f.logger().Warn("skipping route file", zap.String("file", file), zap.String("reason", why))
 }

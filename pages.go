@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/localdev/localdev/internal/pages"
 	"github.com/localdev/localdev/internal/routes"
@@ -19,8 +21,10 @@ import (
 // serveDashboard answers the index host: every route under the domain,
 // as HTML for browsers and JSON for Accept: application/json.
 func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) error {
+	own := h.ownRoutes()
+	checker.Show(own[:min(len(own), pages.MaxDashboardRows)]) // the rows the page shows first
 	checker.Watch(healthWait)
-	infos := describeRoutes(h.ownRoutes(), requestOrigin(r), true)
+	infos := describeRoutes(own, requestOrigin(r), true)
 	if wantsJSON(r) {
 		return writeJSON(w, http.StatusOK, map[string]any{"routes": infos})
 	}
@@ -119,6 +123,12 @@ func routeNames(list []*routes.Route) []string {
 		names[i] = r.Name
 	}
 	return names
+}
+
+// logHealthPanic logs a panic of the background health check, which
+// carries on.
+func logHealthPanic(v any, stack []byte) {
+	caddy.Log().Named("localdev.health").Error("panic checking route health", zap.Any("error", v), zap.ByteString("stack", stack))
 }
 
 // dialProblem shortens a proxy error to what a user needs to read.

@@ -29,6 +29,7 @@ type Table struct {
 	configs map[uint64]map[string]*Route // by owner; a higher owner is a newer configuration
 	runtime map[string]*Route            // folder and API routes; the first claim keeps a name
 	owners  uint64
+	changed chan struct{} // closed at the next change; see Changed
 }
 
 // snapshot is one immutable state of the table.
@@ -198,8 +199,29 @@ func (t *Table) effective(name string) *Route {
 	return t.runtime[name]
 }
 
+// Changed returns a channel that is closed at the table's next change, so
+// that a writer refused a name (a folder file whose name another source
+// holds) can try again when the name may be free, without polling.
+func (t *Table) Changed() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.changed == nil {
+		t.changed = make(chan struct{})
+	}
+	return t.changed
+}
+
+// notify wakes those waiting on Changed. Callers hold mu.
+func (t *Table) notify() {
+	if t.changed != nil {
+		close(t.changed)
+		t.changed = nil
+	}
+}
+
 // publish builds a new snapshot from the claims. Callers hold mu.
 func (t *Table) publish() {
+	defer t.notify()
 	winners := make(map[string]*Route, len(t.runtime))
 	for name, r := range t.runtime {
 		winners[name] = r
@@ -220,6 +242,7 @@ func (t *Table) publish() {
 // publishName publishes a change to one name: a copy of the current
 // snapshot with that name's winner updated. Callers hold mu.
 func (t *Table) publishName(name string) {
+	defer t.notify()
 	old := t.current.Load()
 	s := &snapshot{exact: old.exact, wild: old.wild, list: old.list}
 	winner := t.effective(name)
