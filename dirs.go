@@ -121,15 +121,15 @@ type folder struct {
 	stop    chan struct{}
 	done    chan struct{}
 
-	ancestor string                 // the watched folder above path: its parent, or the nearest that exists
-	held     map[string]string      // route name -> target, for routes this folder put
-	blocked  map[string]blockedFile // route name -> the file refused because another source holds the name
-	problems map[string]string      // file -> last problem logged, to log each once
-	changed  <-chan struct{}        // the table's Changed, taken before the last claims
+	ancestor string               // the watched folder above path: its parent, or the nearest that exists
+	held     map[string]string    // route name -> target, for routes this folder put
+	blocked  map[string]routeFile // route name -> the file refused because another source holds the name
+	problems map[string]string    // file -> last problem logged, to log each once
+	changed  <-chan struct{}      // the table's Changed, taken before the last claims
 }
 
-// blockedFile is a route file whose name another source holds.
-type blockedFile struct {
+// routeFile is a route file's target, and the file.
+type routeFile struct {
 	target, file string
 }
 
@@ -144,7 +144,7 @@ func watchFolder(path, domain string, logger *zap.Logger) (*folder, error) {
 	f := &folder{
 		path: path, domain: domain, first: logger, watcher: w,
 		stop: make(chan struct{}), done: make(chan struct{}),
-		held: make(map[string]string), blocked: make(map[string]blockedFile), problems: make(map[string]string),
+		held: make(map[string]string), blocked: make(map[string]routeFile), problems: make(map[string]string),
 	}
 	f.safely("reading the route folder", f.rescan)
 	go f.run()
@@ -261,20 +261,18 @@ func (f *folder) rescan() {
 		f.release(nil)
 		return
 	}
-	want := make(map[string]string)
-	files := make(map[string]string) // route name -> its file
+	want := make(map[string]routeFile) // route name -> its file
 	present := make(map[string]bool, len(entries))
 	for _, e := range entries {
 		file := filepath.Join(f.path, e.Name())
 		present[file] = true
 		name, target, ok := f.readEntry(e)
-		if ok && files[name] != "" {
-			f.problem(file, fmt.Sprintf("%s is already routed by %s", name, files[name]))
+		if ok && want[name].file != "" {
+			f.problem(file, fmt.Sprintf("%s is already routed by %s", name, want[name].file))
 			continue
 		}
 		if ok {
-			want[name] = target
-			files[name] = file
+			want[name] = routeFile{target: target, file: file}
 		}
 	}
 	for file := range f.problems {
@@ -283,9 +281,7 @@ func (f *folder) rescan() {
 		}
 	}
 	f.release(want)
-	for name, target := range want {
-		f.claim(name, target, files[name])
-	}
+	f.claim(want)
 }
 
 // retryBlocked tries again the files whose name another source held, now
@@ -294,9 +290,7 @@ func (f *folder) retryBlocked() {
 	f.changed = table.Changed()
 	blocked := maps.Clone(f.blocked)
 	clear(f.blocked)
-	for name, b := range blocked {
-		f.claim(name, b.target, b.file)
-	}
+	f.claim(blocked)
 }
 
 // readEntry reads one file as a route, logging (once) why a file is
@@ -317,42 +311,61 @@ func (f *folder) readEntry(e fs.DirEntry) (name, target string, ok bool) {
 	return name, target, true
 }
 
-// claim puts the folder's route for name, from file, unless it already
-// holds it. A name another source holds is tried again when the table
+// claim puts the folder's routes for want, in one step, except those it
+// already holds. A name another source holds is tried again when the table
 // changes.
-func (f *folder) claim(name, target, file string) {
-	if held, ok := f.held[name]; ok && held == target {
-		delete(f.problems, file)
-		return
-	}
-	t, _ := routes.ParseTarget(target)
-	_, err := table.Put(routes.NewRoute(name, t, routes.SourceDir, f.path), true)
-	if err != nil {
-		if _, ok := f.held[name]; ok {
-			// The name is no longer ours (a reload configured it): drop the
-			// old route instead of keeping a stale one that outlives its file.
-			table.DeleteOrigin(name, routes.SourceDir, f.path)
-			delete(f.held, name)
-		}
-		if errors.Is(err, routes.ErrConfigured) || errors.Is(err, routes.ErrClaimed) {
-			f.blocked[name] = blockedFile{target: target, file: file}
-		}
-		f.problem(file, err.Error())
-		return
-	}
-	f.held[name] = target
-	delete(f.problems, file)
-	f.logger().Info("route", zap.String("name", name), zap.String("target", target), zap.String("source", string(routes.SourceDir)), zap.String("file", file))
-}
-
-// release removes the routes this folder holds that want does not list.
-// A route whose target changed stays until claim replaces it, without a gap.
-func (f *folder) release(want map[string]string) {
-	for name := range f.held {
-		if _, ok := want[name]; ok {
+func (f *folder) claim(want map[string]routeFile) {
+	var list []*routes.Route
+	for name, rf := range want {
+		if held, ok := f.held[name]; ok && held == rf.target {
+			delete(f.problems, rf.file)
 			continue
 		}
-		table.DeleteOrigin(name, routes.SourceDir, f.path)
+		t, _ := routes.ParseTarget(rf.target)
+		list = append(list, routes.NewRoute(name, t, routes.SourceDir, f.path))
+	}
+	if len(list) == 0 {
+		return
+	}
+	slices.SortFunc(list, func(a, b *routes.Route) int { return strings.Compare(a.Name, b.Name) })
+	for i, err := range table.PutAll(list) {
+		name := list[i].Name
+		rf := want[name]
+		if err != nil {
+			if _, ok := f.held[name]; ok {
+				// The name is no longer ours (a reload configured it): drop the
+				// old route instead of keeping a stale one that outlives its file.
+				table.DeleteOrigin(name, routes.SourceDir, f.path)
+				delete(f.held, name)
+			}
+			if errors.Is(err, routes.ErrConfigured) || errors.Is(err, routes.ErrClaimed) {
+				f.blocked[name] = rf
+			}
+			f.problem(rf.file, err.Error())
+			continue
+		}
+		f.held[name] = rf.target
+		delete(f.problems, rf.file)
+		f.logger().Info("route", zap.String("name", name), zap.String("target", rf.target), zap.String("source", string(routes.SourceDir)), zap.String("file", rf.file))
+	}
+}
+
+// release removes, in one step, the routes this folder holds that want
+// does not list. A route whose target changed stays until claim replaces
+// it, without a gap.
+func (f *folder) release(want map[string]routeFile) {
+	var gone []string
+	for name := range f.held {
+		if _, ok := want[name]; !ok {
+			gone = append(gone, name)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	slices.Sort(gone)
+	table.DeleteOriginAll(gone, routes.SourceDir, f.path)
+	for _, name := range gone {
 		f.logger().Info("route removed", zap.String("name", name), zap.String("source", string(routes.SourceDir)))
 		delete(f.held, name)
 	}

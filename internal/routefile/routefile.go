@@ -57,7 +57,7 @@ func Read(path, base, domain string) (name, target string, err error) {
 		if _, err := routes.ParseTarget(line); err != nil {
 			if Excerpt(line) != line {
 				// The log gets only the start of the line.
-				return "", "", fmt.Errorf("target %q is not a port such as 5173, a loopback address with a port, or unix//path", Excerpt(line))
+				return "", "", fmt.Errorf("target \"%s\" is not a port such as 5173, a loopback address with a port, or unix//path", Excerpt(line))
 			}
 			return "", "", err // it names the whole line: short and printable
 		}

@@ -1,0 +1,108 @@
+//go:build unix
+
+package localdev
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime(t testing.TB) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuShare measures the share of a core the process uses over d. It first
+// hands freed memory back to the system, so that the runtime's background
+// scavenger (paced at about 1% of a core after the heap shrinks) does not
+// count against what is measured.
+func cpuShare(t testing.TB, d time.Duration) float64 {
+	t.Helper()
+	debug.FreeOSMemory()
+	start, cpu := time.Now(), cpuTime(t)
+	time.Sleep(d)
+	used, elapsed := cpuTime(t)-cpu, time.Since(start)
+	share := float64(used) / float64(elapsed)
+	t.Logf("%s of CPU in %s: %.2f%% of a core", used.Round(time.Millisecond), elapsed.Round(time.Millisecond), 100*share)
+	return share
+}
+
+// manyRouteFiles returns a folder of n route files to a closed port, made
+// once per test binary (writing 10,000 files takes seconds): tests must
+// leave it as they found it. It lives in the test binary's temporary HOME,
+// which TestMain removes.
+func manyRouteFiles(t testing.TB, n int) string {
+	t.Helper()
+	dir := filepath.Join(os.Getenv("HOME"), fmt.Sprintf("route-files-%d", n))
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+		return dir
+	}
+	if os.Getenv("LOCALDEV_TEST_HOME") == "" {
+		t.Fatal("HOME is not the test binary's temporary folder")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(freePort(t))
+	for i := range n {
+		liveWrite(t, filepath.Join(dir, fmt.Sprintf("app-%05d", i)), port+"\n")
+	}
+	liveWrite(t, filepath.Join(dir, "complete"), port+"\n")
+	return dir
+}
+
+// TestIdleFolder: a route folder of 10,000 files that nothing changes
+// costs no CPU (it cost 32% of a core when it was read every 500 ms).
+func TestIdleFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures for three seconds")
+	}
+	dir := manyRouteFiles(t, 10000)
+	startCaddy(t, liveSiteWithLog(filepath.Join(t.TempDir(), "caddy.log"), "localdev {\n\t\tdir "+dir+"\n\t}"))
+	if table.Get("app-09999.localhost") == nil {
+		t.Fatal("the folder's routes are not in the table")
+	}
+	checker.Stop() // earlier tests' looks: measure the folder alone
+	time.Sleep(200 * time.Millisecond)
+	if share := cpuShare(t, 3*time.Second); share > 0.01 {
+		t.Errorf("an unchanged folder of 10,000 files costs %.2f%% of a core, want nothing (under 1%%)", 100*share)
+	}
+	// Still watched: a change applies within a second.
+	app := startApp(t, "127.0.0.1:0", hello("late"))
+	liveWrite(t, filepath.Join(dir, "app-00042"), fmt.Sprintf("%d\n", app))
+	liveWaitServes(t, testClient("127.0.0.1"), time.Second, "app-00042.localhost", "late")
+	if err := os.Remove(filepath.Join(dir, "app-00042")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIdleHealth: with 10,000 routes, the background health check that a
+// dashboard read starts costs at most 2% of a core (it cost 20% for a
+// minute after each read).
+func TestIdleHealth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures for three seconds")
+	}
+	dir := manyRouteFiles(t, 10000)
+	startCaddy(t, liveSiteWithLog(filepath.Join(t.TempDir(), "caddy.log"), "localdev {\n\t\tdir "+dir+"\n\t}"))
+	checker.Stop()
+	if n := len(pagesDashboardJSON(t, testClient("127.0.0.1"))); n < 10000 {
+		t.Fatalf("the dashboard lists %d routes", n)
+	}
+	time.Sleep(200 * time.Millisecond) // the read's own work done
+	if share := cpuShare(t, 3*time.Second); share > 0.02 {
+		t.Errorf("the background health check of 10,000 routes costs %.2f%% of a core, want at most 2%%", 100*share)
+	}
+	checker.Stop()
+}
