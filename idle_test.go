@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -36,30 +35,6 @@ func cpuShare(t testing.TB, d time.Duration) float64 {
 	share := float64(used) / float64(elapsed)
 	t.Logf("%s of CPU in %s: %.2f%% of a core", used.Round(time.Millisecond), elapsed.Round(time.Millisecond), 100*share)
 	return share
-}
-
-// manyRouteFiles returns a folder of n route files to a closed port, made
-// once per test binary (writing 10,000 files takes seconds): tests must
-// leave it as they found it. It lives in the test binary's temporary HOME,
-// which TestMain removes.
-func manyRouteFiles(t testing.TB, n int) string {
-	t.Helper()
-	dir := filepath.Join(os.Getenv("HOME"), fmt.Sprintf("route-files-%d", n))
-	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
-		return dir
-	}
-	if os.Getenv("LOCALDEV_TEST_HOME") == "" {
-		t.Fatal("HOME is not the test binary's temporary folder")
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(freePort(t))
-	for i := range n {
-		liveWrite(t, filepath.Join(dir, fmt.Sprintf("app-%05d", i)), port+"\n")
-	}
-	liveWrite(t, filepath.Join(dir, "complete"), port+"\n")
-	return dir
 }
 
 // TestIdleFolder: a route folder of 10,000 files that nothing changes

@@ -1248,3 +1248,27 @@ func TestLiveFolderNameFreed(t *testing.T) {
 	liveLoad(t, withoutX, false)
 	liveWaitServes(t, client, time.Second, "x.localhost", "one")
 }
+
+// manyRouteFiles returns a folder of n route files to a closed port, made
+// once per test binary (writing 10,000 files takes seconds): tests must
+// leave it as they found it. It lives in the test binary's temporary HOME,
+// which TestMain removes.
+func manyRouteFiles(t testing.TB, n int) string {
+	t.Helper()
+	dir := filepath.Join(os.Getenv("HOME"), fmt.Sprintf("route-files-%d", n))
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+		return dir
+	}
+	if os.Getenv("LOCALDEV_TEST_HOME") == "" {
+		t.Fatal("HOME is not the test binary's temporary folder")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(freePort(t))
+	for i := range n {
+		liveWrite(t, filepath.Join(dir, fmt.Sprintf("app-%05d", i)), port+"\n")
+	}
+	liveWrite(t, filepath.Join(dir, "complete"), port+"\n")
+	return dir
+}
