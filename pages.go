@@ -28,7 +28,7 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) error {
 	if wantsJSON(r) {
 		return writeJSON(w, http.StatusOK, map[string]any{"routes": infos})
 	}
-	d := pages.Dashboard{Domain: h.domain, Routes: pageRoutes(infos), Dirs: h.Dirs}
+	d := pages.Dashboard{Domain: h.domain, Routes: infos, Dirs: h.Dirs}
 	if pages.WantsHTML(r) {
 		return writePage(w, http.StatusOK, true, func(b io.Writer) error { return pages.RenderDashboard(b, d) })
 	}
@@ -51,7 +51,7 @@ func (h *Handler) serveNotFound(w http.ResponseWriter, r *http.Request, host str
 				suggestion = i
 			}
 		}
-		d.Routes = pageRoutes(describeRoutes(listed, o, false))
+		d.Routes = describeRoutes(listed, o, false)
 		if suggestion >= 0 {
 			d.Suggestion = &d.Routes[suggestion]
 		}

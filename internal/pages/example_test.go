@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/localdev/localdev/internal/pages"
+	"github.com/localdev/localdev/internal/routes"
 )
 
 func ExampleSuggest() {
@@ -24,22 +25,22 @@ func ExampleSuggest() {
 }
 
 func ExampleRenderNotFoundText() {
-	routes := []pages.Route{
+	list := []routes.Info{
 		{Name: "app.localhost", URL: "https://app.localhost", Target: "62893", Source: "config", Up: true},
 		{Name: "docs.localhost", URL: "https://docs.localhost", Target: "62894", Source: "dir"},
 	}
 	host := "ap.localhost"
-	names := make([]string, len(routes))
-	for i, r := range routes {
+	names := make([]string, len(list))
+	for i, r := range list {
 		names[i] = r.Name
 	}
 	d := pages.NotFound{Host: host, Domain: "localhost"}
-	list, suggestion := pages.NotFoundRoutes(host, names)
-	for _, i := range list {
-		d.Routes = append(d.Routes, routes[i])
+	listed, suggestion := pages.NotFoundRoutes(host, names)
+	for _, i := range listed {
+		d.Routes = append(d.Routes, list[i])
 	}
 	if suggestion >= 0 {
-		d.Suggestion = &routes[suggestion]
+		d.Suggestion = &list[suggestion]
 	}
 	_ = pages.RenderNotFoundText(os.Stdout, d)
 	// Output:

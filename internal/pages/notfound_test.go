@@ -6,24 +6,26 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/localdev/localdev/internal/routes"
 )
 
 // manyRoutes is a table of n routes named like manyNames.
-func manyRoutes(n int) ([]Route, []string) {
+func manyRoutes(n int) ([]routes.Info, []string) {
 	names := manyNames(n)
-	routes := make([]Route, n)
+	infos := make([]routes.Info, n)
 	for i, name := range names {
-		routes[i] = Route{Name: name, URL: "https://" + name, Target: fmt.Sprint(20000 + i), Source: "dir", Up: i%2 == 0}
+		infos[i] = routes.Info{Name: name, URL: "https://" + name, Target: fmt.Sprint(20000 + i), Source: "dir", Up: i%2 == 0}
 	}
-	return routes, names
+	return infos, names
 }
 
 // notFoundFor builds the 404 page's data as the handler does.
-func notFoundFor(host string, routes []Route, names []string) NotFound {
-	d := NotFound{Host: host, Domain: "localhost", Routes: []Route{}, Count: len(routes), Dashboard: "https://localhost:8443"}
+func notFoundFor(host string, infos []routes.Info, names []string) NotFound {
+	d := NotFound{Host: host, Domain: "localhost", Routes: []routes.Info{}, Count: len(infos), Dashboard: "https://localhost:8443"}
 	list, suggestion := NotFoundRoutes(host, names)
 	for _, i := range list {
-		d.Routes = append(d.Routes, routes[i])
+		d.Routes = append(d.Routes, infos[i])
 		if i == suggestion {
 			d.Suggestion = &d.Routes[len(d.Routes)-1]
 		}
@@ -35,9 +37,9 @@ func notFoundFor(host string, routes []Route, names []string) NotFound {
 // closest names, the count and a link to the dashboard, and stays under
 // 100 KB, for a typo and for the longest Host.
 func TestNotFoundManyRoutes(t *testing.T) {
-	routes, names := manyRoutes(10000)
+	infos, names := manyRoutes(10000)
 	for _, host := range []string{"app-04217.localhost", "ap-04217.localhost", "billing.localhost", strings.Repeat("a", 243) + ".localhost", strings.Repeat("abcdefghi.", 24) + "localhost"} {
-		d := notFoundFor(host, routes, names)
+		d := notFoundFor(host, infos, names)
 		if len(d.Routes) > MaxNotFoundClosest {
 			t.Errorf("%.20s: %d routes listed, want at most %d", host, len(d.Routes), MaxNotFoundClosest)
 		}
@@ -65,7 +67,7 @@ func TestNotFoundManyRoutes(t *testing.T) {
 		}
 	}
 	// The typo's own route comes first and is the suggestion.
-	d := notFoundFor("ap-04217.localhost", routes, names)
+	d := notFoundFor("ap-04217.localhost", infos, names)
 	if d.Suggestion == nil || d.Suggestion.Name != "app-04217.localhost" || d.Routes[0].Name != "app-04217.localhost" {
 		t.Errorf("suggestion %v, first listed %q; want app-04217.localhost", d.Suggestion, d.Routes[0].Name)
 	}
@@ -74,8 +76,8 @@ func TestNotFoundManyRoutes(t *testing.T) {
 // TestNotFoundFewRoutes: up to MaxNotFoundRows routes are all listed,
 // with no count line.
 func TestNotFoundFewRoutes(t *testing.T) {
-	routes, names := manyRoutes(MaxNotFoundRows)
-	d := notFoundFor("zzz.localhost", routes, names)
+	infos, names := manyRoutes(MaxNotFoundRows)
+	d := notFoundFor("zzz.localhost", infos, names)
 	if len(d.Routes) != MaxNotFoundRows {
 		t.Fatalf("%d routes listed, want all %d", len(d.Routes), MaxNotFoundRows)
 	}
@@ -93,12 +95,12 @@ func TestNotFoundFewRoutes(t *testing.T) {
 // BenchmarkNotFound is the 404 page's work for 10,000 routes: picking the
 // closest names and rendering.
 func BenchmarkNotFound(b *testing.B) {
-	routes, names := manyRoutes(10000)
+	infos, names := manyRoutes(10000)
 	for _, host := range []string{"ap-04217.localhost", strings.Repeat("a", 243) + ".localhost"} {
 		b.Run(fmt.Sprintf("host=%d", len(host)), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				d := notFoundFor(host, routes, names)
+				d := notFoundFor(host, infos, names)
 				if err := RenderNotFound(io.Discard, d); err != nil {
 					b.Fatal(err)
 				}

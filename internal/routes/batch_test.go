@@ -64,3 +64,42 @@ func BenchmarkPutAll(b *testing.B) {
 		tb.PutAll(list)
 	}
 }
+
+// TestTableChanged checks that Changed's channel closes at the next change
+// and only then.
+func TestTableChanged(t *testing.T) {
+	tb := NewTable()
+	changed := tb.Changed()
+	if tb.Changed() != changed {
+		t.Error("two calls without a change in between gave two channels")
+	}
+	select {
+	case <-changed:
+		t.Fatal("closed before any change")
+	default:
+	}
+	r := route(t, "app", "5173", SourceAPI)
+	if _, err := tb.Put(r, true); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Fatal("not closed after a Put")
+	}
+	next := tb.Changed()
+	if _, err := tb.Put(route(t, "app", "5174", SourceDir), true); err == nil {
+		t.Fatal("a folder route took over an API route")
+	}
+	select {
+	case <-next:
+		t.Fatal("closed by a refused Put, which changed nothing")
+	default:
+	}
+	tb.AddConfig(nil)
+	select {
+	case <-next:
+	default:
+		t.Fatal("not closed after AddConfig")
+	}
+}
