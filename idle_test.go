@@ -55,9 +55,9 @@ func TestIdleFolder(t *testing.T) {
 	}
 	// Still watched: a change applies within a second.
 	app := startApp(t, "127.0.0.1:0", hello("late"))
-	liveWrite(t, filepath.Join(dir, "app-00042"), fmt.Sprintf("%d\n", app))
-	liveWaitServes(t, testClient("127.0.0.1"), time.Second, "app-00042.localhost", "late")
-	if err := os.Remove(filepath.Join(dir, "app-00042")); err != nil {
+	liveWrite(t, filepath.Join(dir, "late"), fmt.Sprintf("%d\n", app))
+	liveWaitServes(t, testClient("127.0.0.1"), time.Second, "late.localhost", "late")
+	if err := os.Remove(filepath.Join(dir, "late")); err != nil { // the folder is shared
 		t.Fatal(err)
 	}
 }
