@@ -109,9 +109,9 @@ func (l *loggers) current(first *zap.Logger) *zap.Logger {
 
 // folder watches one route folder and keeps its routes in the table. It
 // reads the folder only when fsnotify reports a change in it (or to the
-// folder itself, seen from its parent), and retries names that another
-// source held only when the table changes: an unchanged folder costs
-// nothing.
+// folder itself, seen from its parent, or to a file a route file links
+// to), and retries names that another source held only when the table
+// changes: an unchanged folder costs nothing.
 type folder struct {
 	path    string
 	domain  string
@@ -121,11 +121,13 @@ type folder struct {
 	stop    chan struct{}
 	done    chan struct{}
 
-	ancestor string               // the watched folder above path: its parent, or the nearest that exists
-	held     map[string]string    // route name -> target, for routes this folder put
-	blocked  map[string]routeFile // route name -> the file refused because another source holds the name
-	problems map[string]string    // file -> last problem logged, to log each once
-	changed  <-chan struct{}      // the table's Changed, taken before the last claims
+	watched   map[string]bool      // folders watched besides path: the one above it, those of linked files
+	linked    map[string]bool      // the files route files link to, resolved
+	unwatched map[string]bool      // folders that could not be watched, logged once
+	held      map[string]string    // route name -> target, for routes this folder put
+	blocked   map[string]routeFile // route name -> the file refused because another source holds the name
+	problems  map[string]string    // file -> last problem logged, to log each once
+	changed   <-chan struct{}      // the table's Changed, taken before the last claims
 }
 
 // routeFile is a route file's target, and the file.
@@ -144,6 +146,7 @@ func watchFolder(path, domain string, logger *zap.Logger) (*folder, error) {
 	f := &folder{
 		path: path, domain: domain, first: logger, watcher: w,
 		stop: make(chan struct{}), done: make(chan struct{}),
+		watched: make(map[string]bool), linked: make(map[string]bool), unwatched: make(map[string]bool),
 		held: make(map[string]string), blocked: make(map[string]routeFile), problems: make(map[string]string),
 	}
 	f.safely("reading the route folder", f.rescan)
@@ -217,17 +220,21 @@ func (f *folder) safely(what string, step func()) {
 }
 
 // concerns reports whether an event for name can change the folder's
-// routes: a file in the folder, the folder itself, or a folder above it
-// (created or removed, from the ancestor's watch).
+// routes: a file in the folder, the folder itself, a folder above it
+// (created or removed, from the ancestor's watch), or the file a route
+// file links to (written or replaced where it lives).
 func (f *folder) concerns(name string) bool {
 	return name == f.path || filepath.Dir(name) == f.path ||
-		strings.HasPrefix(f.path, name+string(filepath.Separator))
+		strings.HasPrefix(f.path, name+string(filepath.Separator)) ||
+		f.linked[name]
 }
 
-// watch makes sure the folder and the folder above it are watched: the
-// folder's watch goes when the folder is removed or renamed, and the one
-// above sees it come back. When the parent is gone too, the nearest
-// folder above that exists stands in for it.
+// watch makes sure the folder is watched, and the folders beyond it that
+// can change its routes: the folder above it (the folder's own watch goes
+// when the folder is removed or renamed, and the one above sees it come
+// back; when the parent is gone too, the nearest folder above that exists
+// stands in for it), and the folders of the files route files link to
+// (dotfile managers keep the real files elsewhere).
 func (f *folder) watch() {
 	_ = f.watcher.Add(f.path) // a no-op when already watched; fails when the folder is gone
 	above := filepath.Dir(f.path)
@@ -237,18 +244,31 @@ func (f *folder) watch() {
 		}
 		above = filepath.Dir(above)
 	}
-	if above == f.ancestor {
-		return
+	want := map[string]bool{above: true}
+	for target := range f.linked {
+		want[filepath.Dir(target)] = true
 	}
-	if f.ancestor != "" {
-		_ = f.watcher.Remove(f.ancestor)
+	delete(want, f.path) // its watch is the folder's own, above
+	for dir := range f.watched {
+		if !want[dir] {
+			_ = f.watcher.Remove(dir)
+			delete(f.watched, dir)
+		}
 	}
-	f.ancestor = ""
-	if err := f.watcher.Add(above); err != nil {
-		f.logger().Warn("watching the folder above a route folder", zap.String("dir", above), zap.Error(err))
-		return
+	for dir := range want {
+		if f.watched[dir] {
+			continue
+		}
+		if err := f.watcher.Add(dir); err != nil {
+			if !f.unwatched[dir] { // once, not at every read
+				f.unwatched[dir] = true
+				f.logger().Warn("watching a folder for a route folder", zap.String("dir", dir), zap.String("for", f.path), zap.Error(err))
+			}
+			continue
+		}
+		delete(f.unwatched, dir)
+		f.watched[dir] = true
 	}
-	f.ancestor = above
 }
 
 // rescan reads the folder and brings the table in line with its files.
@@ -258,14 +278,22 @@ func (f *folder) rescan() {
 	clear(f.blocked)
 	entries, err := os.ReadDir(f.path)
 	if err != nil {
+		clear(f.linked)
+		f.watch()
 		f.release(nil)
 		return
 	}
 	want := make(map[string]routeFile) // route name -> its file
 	present := make(map[string]bool, len(entries))
+	linked := make(map[string]bool)
 	for _, e := range entries {
 		file := filepath.Join(f.path, e.Name())
 		present[file] = true
+		if e.Type()&fs.ModeSymlink != 0 && !routefile.Ignored(e.Name()) {
+			if target := linkTarget(file); target != "" {
+				linked[target] = true
+			}
+		}
 		name, target, ok := f.readEntry(e)
 		if ok && want[name].file != "" {
 			f.problem(file, fmt.Sprintf("%s is already routed by %s", name, want[name].file))
@@ -280,8 +308,28 @@ func (f *folder) rescan() {
 			delete(f.problems, file)
 		}
 	}
+	if !maps.Equal(linked, f.linked) {
+		f.linked = linked
+		f.watch()
+	}
 	f.release(want)
 	f.claim(want)
+}
+
+// linkTarget is the file a link points to, resolved, or where it would be
+// for a dangling link (so that its creation is seen); "" if unknown.
+func linkTarget(link string) string {
+	if target, err := filepath.EvalSymlinks(link); err == nil {
+		return target
+	}
+	target, err := os.Readlink(link)
+	if err != nil {
+		return ""
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(filepath.Dir(link), target)
+	}
+	return filepath.Clean(target)
 }
 
 // retryBlocked tries again the files whose name another source held, now

@@ -1265,3 +1265,41 @@ func manyRouteFiles(t testing.TB, n int) string {
 	liveWrite(t, filepath.Join(dir, "complete"), port+"\n")
 	return dir
 }
+
+// TestLiveFolderLinkedFileChanges: a route file that links to a file kept
+// elsewhere (as dotfile managers do) follows edits of that file, in place
+// or by replacing it, without any change in the route folder.
+func TestLiveFolderLinkedFileChanges(t *testing.T) {
+	one := startApp(t, "127.0.0.1:0", hello("one"))
+	two := startApp(t, "127.0.0.1:0", hello("two"))
+	dir := t.TempDir()
+	dotfiles := filepath.Join(t.TempDir(), "dotfiles")
+	if err := os.Mkdir(dotfiles, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	real := filepath.Join(dotfiles, "app")
+	liveWrite(t, real, fmt.Sprintf("%d\n", one))
+	if err := os.Symlink(real, filepath.Join(dir, "app")); err != nil {
+		t.Fatal(err)
+	}
+	startCaddy(t, httpSite("localdev {\n\t\tdir "+dir+"\n\t}"))
+	client := testClient("127.0.0.1")
+	liveWaitServes(t, client, time.Second, "app.localhost", "one")
+
+	liveWrite(t, real, fmt.Sprintf("%d\n", two)) // edited in place
+	liveWaitServes(t, client, time.Second, "app.localhost", "two")
+
+	tmp := filepath.Join(dotfiles, ".app.new") // replaced, as editors save
+	liveWrite(t, tmp, fmt.Sprintf("%d\n", one))
+	if err := os.Rename(tmp, real); err != nil {
+		t.Fatal(err)
+	}
+	liveWaitServes(t, client, time.Second, "app.localhost", "one")
+
+	if err := os.Remove(real); err != nil { // the link dangles: no route
+		t.Fatal(err)
+	}
+	liveWaitServes(t, client, time.Second, "app.localhost", "")
+	liveWrite(t, real, fmt.Sprintf("%d\n", two)) // and is whole again
+	liveWaitServes(t, client, time.Second, "app.localhost", "two")
+}
