@@ -33,6 +33,10 @@ const (
 	folderMaxDelay = 500 * time.Millisecond
 )
 
+// maxPending is how many changed files are read one by one; past that the
+// whole folder is read.
+const maxPending = 1000
+
 // startDirs starts (or shares) a watcher for each route folder. A shared
 // watcher logs through the newest configuration's logger from now on.
 func (h *Handler) startDirs(ctx caddy.Context) error {
@@ -121,13 +125,19 @@ type folder struct {
 	stop    chan struct{}
 	done    chan struct{}
 
-	watched   map[string]bool      // folders watched besides path: the one above it, those of linked files
-	linked    map[string]bool      // the files route files link to, resolved
-	unwatched map[string]bool      // folders that could not be watched, logged once
-	held      map[string]string    // route name -> target, for routes this folder put
-	blocked   map[string]routeFile // route name -> the file refused because another source holds the name
-	problems  map[string]string    // file -> last problem logged, to log each once
-	changed   <-chan struct{}      // the table's Changed, taken before the last claims
+	watched   map[string]bool       // folders watched besides path: the one above it, those of linked files
+	linked    map[string]bool       // the files route files link to, resolved
+	unwatched map[string]bool       // folders that could not be watched, logged once
+	routes    map[string]routeEntry // file -> the route it names, for the files that are routes
+	held      map[string]string     // route name -> target, for routes this folder put
+	blocked   map[string]routeFile  // route name -> the file refused because another source holds the name
+	problems  map[string]string     // file -> last problem logged, to log each once
+	changed   <-chan struct{}       // the table's Changed, taken before the last claims
+}
+
+// routeEntry is what a route file says.
+type routeEntry struct {
+	name, target string
 }
 
 // routeFile is a route file's target, and the file.
@@ -147,7 +157,7 @@ func watchFolder(path, domain string, logger *zap.Logger) (*folder, error) {
 		path: path, domain: domain, first: logger, watcher: w,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		watched: make(map[string]bool), linked: make(map[string]bool), unwatched: make(map[string]bool),
-		held: make(map[string]string), blocked: make(map[string]routeFile), problems: make(map[string]string),
+		routes: make(map[string]routeEntry), held: make(map[string]string), blocked: make(map[string]routeFile), problems: make(map[string]string),
 	}
 	f.safely("reading the route folder", f.rescan)
 	go f.run()
@@ -168,7 +178,11 @@ func (f *folder) run() {
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
 	defer settle.Stop()
-	var burst time.Time // when the first event not yet read arrived
+	var (
+		burst   time.Time       // when the first event not yet read arrived
+		pending map[string]bool // files of the folder the events since then named
+		full    bool            // an event needs the whole folder read
+	)
 	for {
 		var changed <-chan struct{}
 		if len(f.blocked) > 0 {
@@ -183,6 +197,14 @@ func (f *folder) run() {
 			if !f.concerns(ev.Name) {
 				continue
 			}
+			if filepath.Dir(ev.Name) == f.path && ev.Name != f.path && len(pending) < maxPending {
+				if pending == nil {
+					pending = make(map[string]bool)
+				}
+				pending[ev.Name] = true
+			} else {
+				full = true // the folder itself, a folder above, a linked file, or a flood
+			}
 			now := time.Now()
 			if burst.IsZero() {
 				burst = now
@@ -195,10 +217,16 @@ func (f *folder) run() {
 			}
 			f.logger().Warn("watching route folder", zap.String("dir", f.path), zap.Error(err))
 			// Events may have been lost (a full queue): read the folder.
+			full = true
 			settle.Reset(folderSettle)
 		case <-settle.C:
-			burst = time.Time{}
-			f.safely("reading the route folder", f.rescan)
+			if full {
+				f.safely("reading the route folder", f.rescan)
+			} else {
+				files := pending
+				f.safely("reading route files", func() { f.update(files) })
+			}
+			burst, pending, full = time.Time{}, nil, false
 		case <-changed:
 			f.safely("retrying route files", f.retryBlocked)
 		case <-f.stop:
@@ -271,11 +299,13 @@ func (f *folder) watch() {
 	}
 }
 
-// rescan reads the folder and brings the table in line with its files.
+// rescan reads the whole folder and brings the table in line with its
+// files.
 func (f *folder) rescan() {
 	f.watch() // before reading, so that nothing written after the read is missed
 	f.changed = table.Changed()
 	clear(f.blocked)
+	clear(f.routes)
 	entries, err := os.ReadDir(f.path)
 	if err != nil {
 		clear(f.linked)
@@ -283,24 +313,13 @@ func (f *folder) rescan() {
 		f.release(nil)
 		return
 	}
-	want := make(map[string]routeFile) // route name -> its file
 	present := make(map[string]bool, len(entries))
 	linked := make(map[string]bool)
 	for _, e := range entries {
 		file := filepath.Join(f.path, e.Name())
 		present[file] = true
-		if e.Type()&fs.ModeSymlink != 0 && !routefile.Ignored(e.Name()) {
-			if target := linkTarget(file); target != "" {
-				linked[target] = true
-			}
-		}
-		name, target, ok := f.readEntry(e)
-		if ok && want[name].file != "" {
-			f.problem(file, fmt.Sprintf("%s is already routed by %s", name, want[name].file))
-			continue
-		}
-		if ok {
-			want[name] = routeFile{target: target, file: file}
+		if target := f.read(file, e); target != "" {
+			linked[target] = true
 		}
 	}
 	for file := range f.problems {
@@ -311,6 +330,58 @@ func (f *folder) rescan() {
 	if !maps.Equal(linked, f.linked) {
 		f.linked = linked
 		f.watch()
+	}
+	f.apply()
+}
+
+// update reads again only the files named, after events for them alone:
+// a change in a folder of 10,000 files costs one file's reading.
+func (f *folder) update(files map[string]bool) {
+	f.changed = table.Changed()
+	clear(f.blocked)
+	relink := false
+	for file := range files {
+		delete(f.routes, file)
+		info, err := os.Lstat(file)
+		if err != nil {
+			delete(f.problems, file)
+			continue
+		}
+		if target := f.read(file, fs.FileInfoToDirEntry(info)); target != "" && !f.linked[target] {
+			f.linked[target] = true
+			relink = true
+		}
+	}
+	if relink {
+		f.watch()
+	}
+	f.apply()
+}
+
+// read reads one folder entry into f.routes (when it is a route) and
+// returns, for a link, the file it links to.
+func (f *folder) read(file string, e fs.DirEntry) (linked string) {
+	if e.Type()&fs.ModeSymlink != 0 && !routefile.Ignored(e.Name()) {
+		linked = linkTarget(file)
+	}
+	if name, target, ok := f.readEntry(e); ok {
+		f.routes[file] = routeEntry{name: name, target: target}
+	}
+	return linked
+}
+
+// apply brings the table in line with f.routes: of two files for one
+// name, the first in name order wins and the other is skipped with a
+// warning.
+func (f *folder) apply() {
+	want := make(map[string]routeFile, len(f.routes)) // route name -> its file
+	for _, file := range slices.Sorted(maps.Keys(f.routes)) {
+		r := f.routes[file]
+		if first := want[r.name].file; first != "" {
+			f.problem(file, fmt.Sprintf("%s is already routed by %s", r.name, first))
+			continue
+		}
+		want[r.name] = routeFile{target: r.target, file: file}
 	}
 	f.release(want)
 	f.claim(want)

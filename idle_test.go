@@ -53,10 +53,13 @@ func TestIdleFolder(t *testing.T) {
 	if share := cpuShare(t, 3*time.Second); share > 0.01 {
 		t.Errorf("an unchanged folder of 10,000 files costs %.2f%% of a core, want nothing (under 1%%)", 100*share)
 	}
-	// Still watched: a change applies within a second.
+	// Still watched: a change applies within a second, reading the changed
+	// file only (reading all 10,000 again cost 150 ms of CPU).
 	app := startApp(t, "127.0.0.1:0", hello("late"))
+	cpu := cpuTime(t)
 	liveWrite(t, filepath.Join(dir, "late"), fmt.Sprintf("%d\n", app))
 	liveWaitServes(t, testClient("127.0.0.1"), time.Second, "late.localhost", "late")
+	t.Logf("one new file in the folder of 10,000: %s of CPU", (cpuTime(t) - cpu).Round(time.Millisecond))
 	if err := os.Remove(filepath.Join(dir, "late")); err != nil { // the folder is shared
 		t.Fatal(err)
 	}
