@@ -132,7 +132,9 @@ type folder struct {
 	held      map[string]string     // route name -> target, for routes this folder put
 	blocked   map[string]routeFile  // route name -> the file refused because another source holds the name
 	problems  map[string]string     // file -> last problem logged, to log each once
-	changed   <-chan struct{}       // the table's Changed, taken before the last claims
+
+	changes     <-chan struct{} // the table's changes (Subscribe), read while a name is blocked
+	unsubscribe func()
 }
 
 // routeEntry is what a route file says.
@@ -159,6 +161,9 @@ func watchFolder(path, domain string, logger *zap.Logger) (*folder, error) {
 		watched: make(map[string]bool), linked: make(map[string]bool), unwatched: make(map[string]bool),
 		routes: make(map[string]routeEntry), held: make(map[string]string), blocked: make(map[string]routeFile), problems: make(map[string]string),
 	}
+	// Subscribed before the first claims, so that a name freed after a
+	// refusal is never missed.
+	f.changes, f.unsubscribe = table.Subscribe()
 	f.safely("reading the route folder", f.rescan)
 	go f.run()
 	return f, nil
@@ -170,6 +175,7 @@ func (f *folder) logger() *zap.Logger { return f.logs.current(f.first) }
 func (f *folder) Destruct() error {
 	close(f.stop)
 	<-f.done
+	f.unsubscribe()
 	return f.watcher.Close()
 }
 
@@ -186,7 +192,7 @@ func (f *folder) run() {
 	for {
 		var changed <-chan struct{}
 		if len(f.blocked) > 0 {
-			changed = f.changed
+			changed = f.changes
 		}
 		select {
 		case ev, ok := <-f.watcher.Events:
@@ -303,7 +309,6 @@ func (f *folder) watch() {
 // files.
 func (f *folder) rescan() {
 	f.watch() // before reading, so that nothing written after the read is missed
-	f.changed = table.Changed()
 	clear(f.blocked)
 	clear(f.routes)
 	entries, err := os.ReadDir(f.path)
@@ -337,7 +342,6 @@ func (f *folder) rescan() {
 // update reads again only the files named, after events for them alone:
 // a change in a folder of 10,000 files costs one file's reading.
 func (f *folder) update(files map[string]bool) {
-	f.changed = table.Changed()
 	clear(f.blocked)
 	relink := false
 	for file := range files {
@@ -406,7 +410,6 @@ func linkTarget(link string) string {
 // retryBlocked tries again the files whose name another source held, now
 // that the table changed.
 func (f *folder) retryBlocked() {
-	f.changed = table.Changed()
 	blocked := maps.Clone(f.blocked)
 	clear(f.blocked)
 	f.claim(blocked)

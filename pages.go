@@ -21,7 +21,7 @@ import (
 // serveDashboard answers the index host: every route under the domain,
 // as HTML for browsers and JSON for Accept: application/json.
 func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) error {
-	own := h.ownRoutes()
+	own := h.ownRoutes(r)
 	checker.Show(own[:min(len(own), pages.MaxDashboardRows)]) // the rows the page shows first
 	checker.Watch(healthWait)
 	infos := describeRoutes(own, requestOrigin(r), true)
@@ -41,7 +41,7 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) serveNotFound(w http.ResponseWriter, r *http.Request, host string, ours bool) error {
 	d := pages.NotFound{Host: host, Domain: h.domain}
 	if ours {
-		own := h.ownRoutes()
+		own := h.ownRoutes(r)
 		o := requestOrigin(r)
 		list, suggestion := pages.NotFoundRoutes(host, routeNames(own))
 		listed := make([]*routes.Route, len(list))
@@ -105,12 +105,15 @@ func (h *Handler) serveLoop(w http.ResponseWriter, r *http.Request, route *route
 	})
 }
 
-// ownRoutes returns the routes under this handler's domain.
-func (h *Handler) ownRoutes() []*routes.Route {
+// ownRoutes returns the routes under this handler's domain that it serves
+// to the request's client: all of them for loopback, only the handler's
+// own for a client of an allow range.
+func (h *Handler) ownRoutes(req *http.Request) []*routes.Route {
+	p := h.peerOf(req)
 	all := table.Routes()
 	out := make([]*routes.Route, 0, len(all))
 	for _, r := range all {
-		if routes.InDomain(strings.TrimPrefix(r.Name, "*."), h.domain) {
+		if routes.InDomain(strings.TrimPrefix(r.Name, "*."), h.domain) && h.admitsTo(p, r) {
 			out = append(out, r)
 		}
 	}

@@ -22,7 +22,8 @@ func TestPutAll(t *testing.T) {
 	}
 	conf, api := route(t, "conf", "5001", SourceDir), route(t, "api", "5002", SourceDir)
 	list = append(list, conf, api)
-	changed := tb.Changed()
+	changed, stop := tb.Subscribe()
+	defer stop()
 	errs := tb.PutAll(list)
 	for i, err := range errs[:1000] {
 		if err != nil || tb.Get(list[i].Name) != list[i] {
@@ -36,6 +37,14 @@ func TestPutAll(t *testing.T) {
 	case <-changed:
 	default:
 		t.Error("PutAll did not announce the change")
+	}
+	if errs := tb.PutAll([]*Route{conf}); errs[0] == nil {
+		t.Error("a refused PutAll succeeded")
+	}
+	select {
+	case <-changed:
+		t.Error("a PutAll that changed nothing announced a change")
+	default:
 	}
 	if tb.Len() != 1002 || tb.Lookup("conf.localhost").Source != SourceConfig {
 		t.Errorf("table of %d routes after PutAll", tb.Len())
@@ -62,44 +71,5 @@ func BenchmarkPutAll(b *testing.B) {
 			list[i] = NewRoute(fmt.Sprintf("app-%05d.localhost", i), tgt, SourceDir, "/routes")
 		}
 		tb.PutAll(list)
-	}
-}
-
-// TestTableChanged checks that Changed's channel closes at the next change
-// and only then.
-func TestTableChanged(t *testing.T) {
-	tb := NewTable()
-	changed := tb.Changed()
-	if tb.Changed() != changed {
-		t.Error("two calls without a change in between gave two channels")
-	}
-	select {
-	case <-changed:
-		t.Fatal("closed before any change")
-	default:
-	}
-	r := route(t, "app", "5173", SourceAPI)
-	if _, err := tb.Put(r, true); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-changed:
-	default:
-		t.Fatal("not closed after a Put")
-	}
-	next := tb.Changed()
-	if _, err := tb.Put(route(t, "app", "5174", SourceDir), true); err == nil {
-		t.Fatal("a folder route took over an API route")
-	}
-	select {
-	case <-next:
-		t.Fatal("closed by a refused Put, which changed nothing")
-	default:
-	}
-	tb.AddConfig(nil)
-	select {
-	case <-next:
-	default:
-		t.Fatal("not closed after AddConfig")
 	}
 }

@@ -59,7 +59,7 @@ type Table struct {
 	configs map[uint64]map[string]*Route // by owner; a higher owner is a newer configuration
 	runtime map[string]*Route            // folder and API routes; the first claim keeps a name
 	owners  uint64
-	changed chan struct{} // closed at the next change; see Changed
+	subs    map[chan struct{}]struct{} // Subscribe's channels
 }
 
 // snapshot is one immutable state of the table.
@@ -112,14 +112,16 @@ func (t *Table) Routes() []*Route { return t.current.Load().list }
 func (t *Table) Len() int { return len(t.current.Load().list) }
 
 // AddConfig adds one configuration's routes and returns its owner ID,
-// which RemoveConfig takes. A later configuration's routes win over an
-// earlier one's, and every configuration wins over the folder and the API.
+// which RemoveConfig takes and which it sets as each route's Config. A
+// later configuration's routes win over an earlier one's, and every
+// configuration wins over the folder and the API.
 func (t *Table) AddConfig(routes []*Route) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.owners++
 	set := make(map[string]*Route, len(routes))
 	for _, r := range routes {
+		r.Config = t.owners
 		r.inherit(t.effective(r.Name))
 		set[r.Name] = r
 	}
@@ -281,29 +283,8 @@ func (t *Table) effective(name string) *Route {
 	return t.runtime[name]
 }
 
-// Changed returns a channel that is closed at the table's next change, so
-// that a writer refused a name (a folder file whose name another source
-// holds) can try again when the name may be free, without polling.
-func (t *Table) Changed() <-chan struct{} {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.changed == nil {
-		t.changed = make(chan struct{})
-	}
-	return t.changed
-}
-
-// notify wakes those waiting on Changed. Callers hold mu.
-func (t *Table) notify() {
-	if t.changed != nil {
-		close(t.changed)
-		t.changed = nil
-	}
-}
-
 // publish builds a new snapshot from the claims. Callers hold mu.
 func (t *Table) publish() {
-	defer t.notify()
 	winners := make(map[string]*Route, len(t.runtime))
 	for name, r := range t.runtime {
 		winners[name] = r
@@ -319,12 +300,12 @@ func (t *Table) publish() {
 		}
 	}
 	t.current.Store(newSnapshot(winners))
+	t.notify()
 }
 
 // publishName publishes a change to one name: a copy of the current
 // snapshot with that name's winner updated. Callers hold mu.
 func (t *Table) publishName(name string) {
-	defer t.notify()
 	old := t.current.Load()
 	s := &snapshot{exact: old.exact, wild: old.wild, list: old.list}
 	winner := t.effective(name)
@@ -338,6 +319,35 @@ func (t *Table) publishName(name string) {
 	}
 	s.list = replaceInList(old.list, name, winner)
 	t.current.Store(s)
+	t.notify()
+}
+
+// Subscribe returns a channel that receives a value after each change of
+// the table, and a function that ends the subscription. Changes coalesce:
+// a subscriber that has not read yet gets one value for many changes.
+func (t *Table) Subscribe() (<-chan struct{}, func()) {
+	c := make(chan struct{}, 1)
+	t.mu.Lock()
+	if t.subs == nil {
+		t.subs = make(map[chan struct{}]struct{})
+	}
+	t.subs[c] = struct{}{}
+	t.mu.Unlock()
+	return c, func() {
+		t.mu.Lock()
+		delete(t.subs, c)
+		t.mu.Unlock()
+	}
+}
+
+// notify wakes the subscribers without blocking. Callers hold mu.
+func (t *Table) notify() {
+	for c := range t.subs {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func setOrDelete(m map[string]*Route, key string, r *Route) {
