@@ -55,11 +55,14 @@ func Read(path, base, domain string) (name, target string, err error) {
 			continue
 		}
 		if _, err := routes.ParseTarget(line); err != nil {
-			if Excerpt(line) != line {
-				// The log gets only the start of the line.
-				return "", "", fmt.Errorf("target \"%s\" is not a port such as 5173, a loopback address with a port, or unix//path", Excerpt(line))
+			if Excerpt(line) == line {
+				return "", "", err // it names the whole line: short and printable
 			}
-			return "", "", err // it names the whole line: short and printable
+			// The error would quote the line: the log gets only its start.
+			if i, r := unprintable(line); i >= 0 {
+				return "", "", fmt.Errorf("target \"%s\" has the character %U at byte %d: control characters and bidirectional overrides are not allowed", Excerpt(line), r, i)
+			}
+			return "", "", fmt.Errorf("target \"%s\" is not a port such as 5173, a loopback address with a port, or unix//path", Excerpt(line))
 		}
 		return name, line, nil
 	}
@@ -75,6 +78,17 @@ func Ignored(base string) bool {
 	return strings.HasPrefix(base, ".") || strings.HasSuffix(base, "~") ||
 		strings.HasSuffix(base, ".swp") || strings.HasSuffix(base, ".swx") ||
 		strings.HasSuffix(base, ".tmp")
+}
+
+// unprintable returns the first character of s that Excerpt escapes and
+// where it is, or -1.
+func unprintable(s string) (int, rune) {
+	for i, r := range s {
+		if !unicode.IsPrint(r) || r == utf8.RuneError {
+			return i, r
+		}
+	}
+	return -1, 0
 }
 
 // Excerpt returns the start of s, at most MaxExcerpt characters with "…"

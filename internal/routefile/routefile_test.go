@@ -78,3 +78,22 @@ func FuzzRouteFile(f *testing.F) {
 		}
 	})
 }
+
+func TestReadNamesTheBadCharacter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app")
+	for content, want := range map[string]string{
+		"3000\u202e\n":                      `target "3000\u202e" has the character U+202E at byte 4`,
+		"3000\x07":                          `target "3000\a" has the character U+0007 at byte 4`,
+		strings.Repeat("x", 60) + "\x1b[2J": `target "` + strings.Repeat("x", 39) + `…" has the character U+001B at byte 60`,
+		strings.Repeat("x", 60):             `target "` + strings.Repeat("x", 39) + `…" is not a port`,
+		"github.com:80":                     `target "github.com:80"`,
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := Read(path, "app", "localhost")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Read(%q) = %v, want an error with %q", content, err, want)
+		}
+	}
+}
