@@ -40,7 +40,7 @@ type Checker struct {
 	next   string             // where the round of routes nobody shows goes on
 }
 
-// checkTick is how often the loop dials a batch: Rate/10 dials each time.
+// checkTick is how often the loop checks a batch: Rate/10 routes each time.
 const checkTick = 100 * time.Millisecond
 
 // maxWaitChecks bounds the routes Watch checks itself (those never
@@ -101,8 +101,7 @@ func (c *Checker) loop(ctx context.Context, done chan struct{}) {
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			c.stopped(done)
+		case <-ctx.Done(): // Stop
 			return
 		case now := <-t.C:
 			if c.idle(now, done) {
@@ -110,16 +109,6 @@ func (c *Checker) loop(ctx context.Context, done chan struct{}) {
 			}
 			c.safely(func() { c.checkRoutes(ctx, c.pick(now, c.batch(), false)) })
 		}
-	}
-}
-
-// stopped forgets the loop that ends, unless another has started since.
-func (c *Checker) stopped(done chan struct{}) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.done == done && c.cancel != nil {
-		c.cancel()
-		c.cancel = nil
 	}
 }
 
