@@ -777,3 +777,18 @@ func TestPagesDashboardAccept(t *testing.T) {
 		}
 	}
 }
+
+// TestPagesHealthStopsWithLocaldev: the background health check that a
+// dashboard read starts ends when no configuration has a localdev handler
+// any more, not a minute later.
+func TestPagesHealthStopsWithLocaldev(t *testing.T) {
+	startCaddy(t, httpSite(fmt.Sprintf("localdev stopper %d", freePort(t))))
+	pagesDashboardJSON(t, testClient("127.0.0.1"))
+	if !checker.Running() {
+		t.Fatal("a dashboard read did not start the health check")
+	}
+	liveLoad(t, "{"+globals+"}\nhttp://localhost:"+httpP+" {\n\tbind 127.0.0.1\n\trespond \"no localdev\"\n}\n", false)
+	if checker.Running() {
+		t.Error("the health check runs on after the last localdev handler went")
+	}
+}

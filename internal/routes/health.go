@@ -95,6 +95,13 @@ func (c *Checker) Stop() {
 	<-done
 }
 
+// Running reports whether the background loop runs.
+func (c *Checker) Running() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cancel != nil
+}
+
 func (c *Checker) loop(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	t := time.NewTicker(checkTick)

@@ -119,11 +119,7 @@ func TestCheckerRoundCoversAll(t *testing.T) {
 func TestCheckerStops(t *testing.T) {
 	tb := downTable(t, 10)
 	c := &Checker{Table: tb, Linger: 150 * time.Millisecond}
-	running := func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.cancel != nil
-	}
+	running := c.Running
 	c.Watch(time.Second)
 	if !running() {
 		t.Fatal("Watch did not start the loop")
