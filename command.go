@@ -39,6 +39,7 @@ as 'caddy reload' does: no reload, no dropped connections.
   caddy localdev rm <name>                 remove an API route
   caddy localdev port <name>               the name's stable free port
   caddy localdev run <name> -- <command>   run a dev server on its own name
+  caddy localdev discover [--json] [--all] what is listening, who started it
 
 A name gets ".localhost" added unless it already ends in it: "app" is
 https://app.localhost. The admin address is --address if given, else the
@@ -172,12 +173,13 @@ are never replaced.
 		return runResult(c, args, code, err)
 	}
 
-	for _, sub := range []*cobra.Command{list, add, rm, run} {
+	discover := discoverCommand()
+	for _, sub := range []*cobra.Command{list, add, rm, run, discover} {
 		sub.Flags().String("address", "", "Address of Caddy's admin API, if not the one in --config or the default")
 		sub.Flags().StringP("config", "c", "", "Configuration file to read the admin address from, if --address is not used")
 		sub.Flags().StringP("adapter", "a", "", "Name of the config adapter for --config")
 	}
-	cmd.AddCommand(list, add, rm, port, run)
+	cmd.AddCommand(list, add, rm, port, run, discover)
 }
 
 // cliRunE adapts a command function that needs its positional arguments to

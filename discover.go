@@ -1,0 +1,307 @@
+package localdev
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+
+	"github.com/localdev/localdev/internal/listeners"
+	"github.com/localdev/localdev/internal/project"
+	"github.com/localdev/localdev/internal/routes"
+)
+
+// discoverCommand is `caddy localdev discover`.
+func discoverCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "discover [--json] [--all]",
+		Short: "Lists what is listening on this machine, and who started it",
+		Long: `
+Lists the listening TCP sockets of this machine: address and port, scope
+(loopback; all for 0.0.0.0 or ::; network for one non-loopback address),
+process, user, command line, folder, the project inferred from the folder
+as 'caddy localdev run' does, whether it answers HTTP or TLS on loopback
+within 300 ms, its page title, and the route of the running Caddy that
+targets it. Listeners whose scope is all or network are reachable from your
+network, bypassing localdev's loopback check: bind them to 127.0.0.1.
+
+Default: your own listeners. --all: every user's that the OS lets you see
+(without details where it does not). --json: an array of objects with the
+keys address, port, scope, pid, user, process, command, cwd, project,
+http, https, title, route. Routes come from the admin API (see --address);
+without a running Caddy the route column stays empty.
+`,
+	}
+	c.Flags().Bool("json", false, "Print a JSON array")
+	c.Flags().Bool("all", false, "Include every user's listeners")
+	c.RunE = cliRunE(func(fl caddycmd.Flags, args []string) (int, error) {
+		if len(args) != 0 {
+			return 1, fmt.Errorf("localdev: discover takes no arguments, got %q", args)
+		}
+		addr, err := cliAdminAddress(fl)
+		if err != nil {
+			return 1, err
+		}
+		return cliExit(discover(context.Background(), os.Stdout, os.Stderr, addr, fl.Bool("all"), fl.Bool("json")))
+	})
+	return c
+}
+
+// discover writes the listeners as a table or, with asJSON, a JSON array.
+// Routes come from the admin API at addr; if it does not answer, a note
+// goes to errw and the route fields stay empty.
+func discover(ctx context.Context, w, errw io.Writer, addr string, all, asJSON bool) error {
+	list, err := listeners.Scan(ctx, listeners.Options{AllUsers: all})
+	if err != nil {
+		return fmt.Errorf("localdev: listing listening sockets: %v", err)
+	}
+	listeners.Probe(ctx, list, listeners.ProbeOptions{})
+	targets, routesErr := adminTargets(addr)
+	if routesErr != nil {
+		fmt.Fprintf(errw, "localdev: routes not shown: %s\n", strings.TrimPrefix(routesErr.Error(), "localdev: "))
+	}
+	infos := describeListeners(list, targets)
+	if asJSON {
+		data, err := json.MarshalIndent(infos, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(data, '\n'))
+		return err
+	}
+	return writeListenerTable(w, infos, all)
+}
+
+// namedTarget is a route's name and parsed target.
+type namedTarget struct {
+	name   string
+	target routes.Target
+}
+
+// adminTargets fetches the running Caddy's routes, with a time limit.
+func adminTargets(addr string) ([]namedTarget, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := adminCall(addr, http.MethodGet, "/localdev/routes", nil, nil)
+		done <- result{data, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(3 * time.Second):
+		return nil, fmt.Errorf("Caddy's admin API at %s did not answer within 3s", addr)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	var list []cliRoute
+	if err := json.Unmarshal(r.data, &list); err != nil {
+		return nil, fmt.Errorf("unexpected answer of Caddy's admin API at %s: %v", addr, err)
+	}
+	out := make([]namedTarget, 0, len(list))
+	for _, r := range list {
+		if t, err := routes.ParseTarget(string(r.Target)); err == nil {
+			out = append(out, namedTarget{name: r.Name, target: t})
+		}
+	}
+	return out, nil
+}
+
+// tableTargets returns the route table's targets.
+func tableTargets() []namedTarget {
+	list := table.Routes()
+	out := make([]namedTarget, len(list))
+	for i, r := range list {
+		out[i] = namedTarget{name: r.Name, target: r.Target}
+	}
+	return out
+}
+
+// describeListeners turns scanned listeners into the objects users see,
+// with the project of each folder and the route that targets each.
+func describeListeners(list []listeners.Listener, targets []namedTarget) []listeners.Info {
+	projects := make(map[string]string)
+	out := make([]listeners.Info, len(list))
+	for i := range list {
+		l := &list[i]
+		info := l.Info()
+		if l.Cwd != "" {
+			p, seen := projects[l.Cwd]
+			if !seen {
+				p = projectLabel(l.Cwd)
+				projects[l.Cwd] = p
+			}
+			info.Project = p
+		}
+		info.Route = routeFor(l.Addr, l.Port, targets)
+		out[i] = info
+	}
+	return out
+}
+
+// projectLabel is the project name of a folder as `run` infers it, or ""
+// when it has none (a folder that cannot be read, say).
+func projectLabel(dir string) string {
+	n, err := project.Infer(dir)
+	if err != nil {
+		return ""
+	}
+	return n.Label
+}
+
+// routeFor returns the name of the first route (by name) whose target
+// reaches a listener on addr:port, or "".
+func routeFor(addr netip.Addr, port int, targets []namedTarget) string {
+	for _, nt := range targets {
+		if reaches(nt.target, addr, port) {
+			return nt.name
+		}
+	}
+	return ""
+}
+
+// reaches reports whether dialing target gets to a listener on
+// addr:port: the same port, and a dial address the listener accepts (its
+// own, or any of its family for 0.0.0.0; any at all for ::, which takes
+// IPv4 too on dual-stack systems).
+func reaches(t routes.Target, addr netip.Addr, port int) bool {
+	if t.Unix() || t.Port != port {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, d := range t.Dials {
+		ap, err := netip.ParseAddrPort(d)
+		if err != nil {
+			continue
+		}
+		dial := ap.Addr().Unmap()
+		switch {
+		case dial == addr:
+			return true
+		case addr.IsUnspecified() && (addr.Is6() || dial.Is4()):
+			return true
+		}
+	}
+	return false
+}
+
+// writeListenerTable writes the listeners for people, one a line, every
+// field escaped so that a process's command line or a page title cannot
+// drive the terminal or reorder the line.
+func writeListenerTable(w io.Writer, infos []listeners.Info, all bool) error {
+	if len(infos) == 0 {
+		msg := "nothing of yours is listening (--all shows every user's listeners)"
+		if all {
+			msg = "nothing is listening"
+		}
+		_, err := fmt.Fprintln(w, msg)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDRESS\tSCOPE\tPID\tUSER\tPROCESS\tPROJECT\tWEB\tTITLE\tROUTE\tFOLDER\tCOMMAND")
+	var exposed []listeners.Info
+	for _, l := range infos {
+		web := "-"
+		switch {
+		case l.HTTPS:
+			web = "https"
+		case l.HTTP:
+			web = "http"
+		}
+		pid := "-"
+		if l.PID > 0 {
+			pid = strconv.Itoa(int(l.PID))
+		}
+		scope := string(l.Scope)
+		if l.Scope.Exposed() {
+			scope += "!"
+			exposed = append(exposed, l)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			cell(hostPort(l.Address, l.Port), 0), scope, pid, cell(l.User, 16), cell(l.Process, 20),
+			cell(l.Project, 24), web, cell(l.Title, 32), cell(l.Route, 40), cell(l.Cwd, 48), cell(l.Command, 60))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, l := range exposed {
+		who := "pid unknown"
+		if l.PID > 0 {
+			who = "pid " + strconv.Itoa(int(l.PID))
+		}
+		if l.Process != "" {
+			who = terminalSafe(l.Process) + ", " + who
+		}
+		if _, err := fmt.Fprintf(w, "! %s (%s) is reachable from your network: anyone there can connect to it directly; bind it to 127.0.0.1\n",
+			hostPort(l.Address, l.Port), who); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hostPort(addr string, port int) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return terminalSafe(addr) + ":" + strconv.Itoa(port)
+	}
+	return netip.AddrPortFrom(a, uint16(port)).String()
+}
+
+// cell is a table cell: escaped, at most max runes (0: no limit), "-"
+// when empty.
+func cell(s string, max int) string {
+	if s == "" {
+		return "-"
+	}
+	s = terminalSafe(s)
+	if r := []rune(s); max > 0 && len(r) > max {
+		s = string(r[:max-1]) + "…"
+	}
+	return s
+}
+
+// terminalSafe escapes control characters (as \xNN or \uNNNN), bidi
+// overrides and isolates and other invisible formatting characters (as
+// \uNNNN), and tabs, so that text from a process or a page shows as
+// what it is.
+func terminalSafe(s string) string {
+	if !strings.ContainsFunc(s, unsafeRune) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case !unsafeRune(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+// unsafeRune reports whether r could move the cursor, change the
+// terminal's state or reorder what is shown: C0 and C1 controls, DEL,
+// and Unicode format characters (bidi overrides, isolates and marks,
+// zero-width characters).
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+}
