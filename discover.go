@@ -8,16 +8,20 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 	"unicode"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/localdev/localdev/internal/listeners"
+	"github.com/localdev/localdev/internal/pages"
 	"github.com/localdev/localdev/internal/project"
 	"github.com/localdev/localdev/internal/routes"
 )
@@ -304,4 +308,169 @@ func terminalSafe(s string) string {
 // zero-width characters).
 func unsafeRune(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+}
+
+// scanEvery is how often the dashboard may scan the machine's listeners:
+// while a dashboard is open it polls every second, and each poll shares
+// the last scan for this long.
+const scanEvery = 2 * time.Second
+
+// probeKeep is how long a listener's probe result is reused: most
+// listeners seen again are the same server, and a probe costs up to
+// listeners.ProbeTimeout.
+const probeKeep = 10 * time.Second
+
+// listenerCache holds the last scan of this user's listeners for the
+// dashboard and `auto`. Nothing scans while nobody asks.
+type listenerCache struct {
+	mu     sync.Mutex
+	at     time.Time
+	list   []listeners.Listener
+	err    error
+	probes map[probeKey]probed
+}
+
+type probeKey struct {
+	pid  int32
+	addr netip.AddrPort
+}
+
+type probed struct {
+	http, https bool
+	title       string
+	at          time.Time
+}
+
+// scanned is the process's one cache.
+var scanned = &listenerCache{probes: make(map[probeKey]probed)}
+
+// get returns this user's listeners, probed, other than this process's
+// own (Caddy's listeners are no app), scanning if the last scan is older
+// than maxAge. Callers must not modify the result.
+func (c *listenerCache) get(ctx context.Context, maxAge time.Duration) ([]listeners.Listener, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < maxAge {
+		return c.list, c.err
+	}
+	list, err := listeners.Scan(ctx, listeners.Options{})
+	if err != nil {
+		c.list, c.err, c.at = nil, err, time.Now()
+		return nil, err
+	}
+	self := int32(os.Getpid())
+	list = slices.DeleteFunc(list, func(l listeners.Listener) bool { return l.PID == self })
+	now := time.Now()
+	var fresh []listeners.Listener
+	var freshAt []int
+	for i := range list {
+		l := &list[i]
+		if p, ok := c.probes[probeKey{l.PID, l.AddrPort()}]; ok && now.Sub(p.at) < probeKeep {
+			l.HTTP, l.HTTPS, l.Title = p.http, p.https, p.title
+			continue
+		}
+		fresh = append(fresh, *l)
+		freshAt = append(freshAt, i)
+	}
+	listeners.Probe(ctx, fresh, listeners.ProbeOptions{})
+	for j, l := range fresh {
+		list[freshAt[j]] = l
+		c.probes[probeKey{l.PID, l.AddrPort()}] = probed{l.HTTP, l.HTTPS, l.Title, now}
+	}
+	for k, p := range c.probes {
+		if now.Sub(p.at) >= probeKeep {
+			delete(c.probes, k)
+		}
+	}
+	c.list, c.err, c.at = list, nil, now
+	return list, nil
+}
+
+// dashboardListeners returns the listeners the dashboard shows: this
+// user's servers that answer HTTP or TLS on loopback (or on every
+// interface) and that no route reaches, as JSON objects and as page rows.
+// A client that is not on this machine gets them without command line,
+// folder and user.
+func (h *Handler) dashboardListeners(r *http.Request) ([]listeners.Info, []pages.Listener) {
+	list, err := scanned.get(r.Context(), scanEvery)
+	if err != nil {
+		h.logger.Debug("listing listeners for the dashboard", zap.Error(err))
+		return []listeners.Info{}, nil
+	}
+	private := !loopbackPeer(r)
+	infos := describeListeners(list, tableTargets())
+	out := make([]listeners.Info, 0, len(infos))
+	taken := make(map[string]bool)
+	for _, rt := range table.Routes() {
+		taken[rt.Name] = true
+	}
+	var rows []pages.Listener
+	for _, info := range infos {
+		if !(info.HTTP || info.HTTPS) || info.Route != "" || info.Scope == listeners.ScopeNetwork {
+			continue
+		}
+		if private {
+			info = info.WithoutDetails()
+		}
+		out = append(out, info)
+		name := proposedName(info, h.domain, taken)
+		taken[name+"."+h.domain] = true
+		rows = append(rows, pages.Listener{
+			Address: hostPort(info.Address, info.Port),
+			Port:    info.Port,
+			PID:     info.PID,
+			Process: info.Process,
+			Cwd:     info.Cwd,
+			Title:   info.Title,
+			Name:    name,
+			Add:     "caddy localdev add " + name + " " + proposedTarget(info),
+			Exposed: info.Scope.Exposed(),
+		})
+	}
+	return out, rows
+}
+
+// proposedName is the route name the dashboard suggests for a listener:
+// its project, else its process name, made a label; with "-<port>" added
+// when a route or another suggestion already has it. The page's script
+// does the same.
+func proposedName(info listeners.Info, domain string, taken map[string]bool) string {
+	name := info.Project
+	if name == "" {
+		name = project.Label(info.Process)
+	}
+	if name == "" {
+		name = "app"
+	}
+	if taken[name+"."+domain] {
+		name += "-" + strconv.Itoa(info.Port)
+	}
+	return name
+}
+
+// proposedTarget is the route target that reaches a listener: its port,
+// or its address and port when that is not 127.0.0.1, ::1 or every
+// interface; with https:// for one that speaks TLS.
+func proposedTarget(info listeners.Info) string {
+	t := strconv.Itoa(info.Port)
+	if a, err := netip.ParseAddr(info.Address); err == nil {
+		a = a.Unmap()
+		if !a.IsUnspecified() && a != netip.MustParseAddr("127.0.0.1") && a != netip.IPv6Loopback() {
+			t = netip.AddrPortFrom(a, uint16(info.Port)).String()
+		}
+	}
+	if info.HTTPS {
+		t = "https://" + t
+	}
+	return t
+}
+
+// loopbackPeer reports whether the request's connection comes from a
+// loopback address (not a Unix socket, not an allowed range).
+func loopbackPeer(r *http.Request) bool {
+	if unixPeer(r) {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
 }
