@@ -323,11 +323,12 @@ const probeKeep = 10 * time.Second
 // listenerCache holds the last scan of this user's listeners for the
 // dashboard and `auto`. Nothing scans while nobody asks.
 type listenerCache struct {
-	mu     sync.Mutex
-	at     time.Time
-	list   []listeners.Listener
-	err    error
-	probes map[probeKey]probed
+	mu       sync.Mutex
+	at       time.Time
+	list     []listeners.Listener
+	err      error
+	scanning chan struct{} // closed when the scan in progress ends; nil if none
+	probes   map[probeKey]probed
 }
 
 type probeKey struct {
@@ -344,23 +345,62 @@ type probed struct {
 // scanned is the process's one cache.
 var scanned = &listenerCache{probes: make(map[probeKey]probed)}
 
+// firstScanWait is how long a caller waits for a scan when there is no
+// earlier one to show.
+const firstScanWait = 500 * time.Millisecond
+
 // get returns this user's listeners, probed, other than this process's
-// own (Caddy's listeners are no app), scanning if the last scan is older
-// than maxAge. Callers must not modify the result.
-func (c *listenerCache) get(ctx context.Context, maxAge time.Duration) ([]listeners.Listener, error) {
+// own (Caddy's listeners are no app). A scan older than maxAge is
+// refreshed in the background, so that a page never waits for the
+// probes; the caller waits (up to wait) only when there is no scan yet,
+// or when wait is negative, for a fresh one. Callers must not modify the
+// result.
+func (c *listenerCache) get(maxAge, wait time.Duration) ([]listeners.Listener, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.at.IsZero() && time.Since(c.at) < maxAge {
+	fresh := !c.at.IsZero() && time.Since(c.at) < maxAge
+	if fresh {
+		defer c.mu.Unlock()
 		return c.list, c.err
 	}
-	list, err := listeners.Scan(ctx, listeners.Options{})
-	if err != nil {
-		c.list, c.err, c.at = nil, err, time.Now()
-		return nil, err
+	if c.scanning == nil {
+		c.scanning = make(chan struct{})
+		go c.scan(c.scanning)
 	}
-	self := int32(os.Getpid())
-	list = slices.DeleteFunc(list, func(l listeners.Listener) bool { return l.PID == self })
+	done, have := c.scanning, !c.at.IsZero()
+	c.mu.Unlock()
+	switch {
+	case wait < 0:
+		<-done
+	case !have:
+		select {
+		case <-done:
+		case <-time.After(wait):
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.list, c.err
+}
+
+// scan runs one scan and probes the listeners not probed lately.
+func (c *listenerCache) scan(done chan struct{}) {
+	defer close(done)
+	ctx := context.Background()
+	list, err := listeners.Scan(ctx, listeners.Options{})
+	if err == nil {
+		self := int32(os.Getpid())
+		list = slices.DeleteFunc(list, func(l listeners.Listener) bool { return l.PID == self })
+		c.probe(ctx, list)
+	}
+	c.mu.Lock()
+	c.list, c.err, c.at, c.scanning = list, err, time.Now(), nil
+	c.mu.Unlock()
+}
+
+// probe fills in the probe results, reusing those younger than probeKeep.
+func (c *listenerCache) probe(ctx context.Context, list []listeners.Listener) {
 	now := time.Now()
+	c.mu.Lock()
 	var fresh []listeners.Listener
 	var freshAt []int
 	for i := range list {
@@ -372,7 +412,10 @@ func (c *listenerCache) get(ctx context.Context, maxAge time.Duration) ([]listen
 		fresh = append(fresh, *l)
 		freshAt = append(freshAt, i)
 	}
+	c.mu.Unlock()
 	listeners.Probe(ctx, fresh, listeners.ProbeOptions{})
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for j, l := range fresh {
 		list[freshAt[j]] = l
 		c.probes[probeKey{l.PID, l.AddrPort()}] = probed{l.HTTP, l.HTTPS, l.Title, now}
@@ -382,8 +425,6 @@ func (c *listenerCache) get(ctx context.Context, maxAge time.Duration) ([]listen
 			delete(c.probes, k)
 		}
 	}
-	c.list, c.err, c.at = list, nil, now
-	return list, nil
 }
 
 // dashboardListeners returns the listeners the dashboard shows: this
@@ -392,7 +433,10 @@ func (c *listenerCache) get(ctx context.Context, maxAge time.Duration) ([]listen
 // A client that is not on this machine gets them without command line,
 // folder and user.
 func (h *Handler) dashboardListeners(r *http.Request) ([]listeners.Info, []pages.Listener) {
-	list, err := scanned.get(r.Context(), scanEvery)
+	if r.UserAgent() == listeners.UserAgent {
+		return []listeners.Info{}, nil // discover's own probe: it wants the title, not a scan
+	}
+	list, err := scanned.get(scanEvery, firstScanWait)
 	if err != nil {
 		h.logger.Debug("listing listeners for the dashboard", zap.Error(err))
 		return []listeners.Info{}, nil

@@ -347,3 +347,12 @@ func TestProposedNameAndTarget(t *testing.T) {
 		}
 	}
 }
+
+func mustExecutable(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return self
+}

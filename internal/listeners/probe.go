@@ -17,6 +17,9 @@ import (
 	"unicode/utf8"
 )
 
+// UserAgent is the User-Agent of the HTTP probe.
+const UserAgent = "caddy-localdev-discover"
+
 // ProbeTimeout is how long a listener has to answer each probe.
 const ProbeTimeout = 300 * time.Millisecond
 
@@ -181,7 +184,7 @@ func probeHTTP(ctx context.Context, target string, port int, timeout time.Durati
 		conn = tc
 	}
 	req := "GET / HTTP/1.1\r\nHost: localhost:" + strconv.Itoa(port) +
-		"\r\nUser-Agent: caddy-localdev-discover\r\nAccept: text/html,*/*;q=0.8\r\nConnection: close\r\n\r\n"
+		"\r\nUser-Agent: " + UserAgent + "\r\nAccept: text/html,*/*;q=0.8\r\nConnection: close\r\n\r\n"
 	if _, err := io.WriteString(conn, req); err != nil {
 		return useTLS, 0, ""
 	}
