@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/localdev/localdev/internal/adminclient"
 	"github.com/localdev/localdev/internal/listeners"
 	"github.com/localdev/localdev/internal/pages"
 	"github.com/localdev/localdev/internal/project"
@@ -71,7 +72,7 @@ func discover(ctx context.Context, w, errw io.Writer, addr string, all, asJSON b
 		return fmt.Errorf("localdev: listing listening sockets: %v", err)
 	}
 	listeners.Probe(ctx, list, listeners.ProbeOptions{})
-	targets, routesErr := adminTargets(addr)
+	targets, routesErr := adminTargets(ctx, addr)
 	if routesErr != nil {
 		fmt.Fprintf(errw, "localdev: routes not shown: %s\n", strings.TrimPrefix(routesErr.Error(), "localdev: "))
 	}
@@ -94,32 +95,16 @@ type namedTarget struct {
 }
 
 // adminTargets fetches the running Caddy's routes, with a time limit.
-func adminTargets(addr string) ([]namedTarget, error) {
-	type result struct {
-		data []byte
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		data, err := adminCall(addr, http.MethodGet, "/localdev/routes", nil, nil)
-		done <- result{data, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(3 * time.Second):
-		return nil, fmt.Errorf("Caddy's admin API at %s did not answer within 3s", addr)
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	var list []cliRoute
-	if err := json.Unmarshal(r.data, &list); err != nil {
-		return nil, fmt.Errorf("unexpected answer of Caddy's admin API at %s: %v", addr, err)
+func adminTargets(ctx context.Context, addr string) ([]namedTarget, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	list, err := adminclient.New(addr).Routes(ctx)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]namedTarget, 0, len(list))
 	for _, r := range list {
-		if t, err := routes.ParseTarget(string(r.Target)); err == nil {
+		if t, err := routes.ParseTarget(r.Target); err == nil {
 			out = append(out, namedTarget{name: r.Name, target: t})
 		}
 	}

@@ -1,14 +1,16 @@
 package localdev
 
 import (
+	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/localdev/localdev/internal/adminclient"
 )
 
 // TestBrowserDashboardListeners opens the dashboard in Chromium while an
@@ -51,7 +53,8 @@ func TestBrowserDashboardListeners(t *testing.T) {
 	}
 
 	// Naming it (as the copied command would) takes it off the list.
-	if _, err := adminCall("localhost:"+adminP, http.MethodPut, "/localdev/routes/blog.localhost", nil, map[string]string{"target": strconv.Itoa(app.port)}); err != nil {
+	admin := adminclient.New("localhost:" + adminP)
+	if _, _, err := admin.PutRoute(context.Background(), "blog.localhost", strconv.Itoa(app.port), adminclient.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pagesWaitJS(t, ctx, 10*time.Second, "the named server leaves the section",
@@ -60,7 +63,7 @@ func TestBrowserDashboardListeners(t *testing.T) {
 	if err != nil || marker == nil || *marker != 1 {
 		t.Errorf("the page reloaded: marker %v, %v", marker, err)
 	}
-	if _, err := adminCall("localhost:"+adminP, http.MethodDelete, "/localdev/routes/blog.localhost", nil, nil); err != nil {
+	if err := admin.DeleteRoute(context.Background(), "blog.localhost", adminclient.DeleteConditions{}); err != nil {
 		t.Fatal(err)
 	}
 }

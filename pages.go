@@ -25,7 +25,7 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) error {
 	if wantsJSON(r) {
 		return writeJSON(w, http.StatusOK, map[string]any{"routes": infos, "listeners": found})
 	}
-	d := pages.Dashboard{Domain: h.domain, Routes: pageRoutes(infos), Dirs: h.Dirs, Listeners: unnamed}
+	d := pages.Dashboard{Domain: h.domain, Routes: infos, Dirs: h.Dirs, Listeners: unnamed}
 	if pages.WantsHTML(r) {
 		return writePage(w, http.StatusOK, true, func(b io.Writer) error { return pages.RenderDashboard(b, d) })
 	}
@@ -39,7 +39,7 @@ func (h *Handler) serveNotFound(w http.ResponseWriter, r *http.Request, host str
 	d := pages.NotFound{Host: host, Domain: h.domain}
 	if ours {
 		own := h.ownRoutes()
-		d.Routes = pageRoutes(describeRoutes(own, requestOrigin(r), false))
+		d.Routes = describeRoutes(own, requestOrigin(r), false)
 		d.Dirs = h.Dirs
 		if i := pages.Suggest(host, routeNames(own)); i >= 0 {
 			d.Suggestion = &d.Routes[i]

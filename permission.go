@@ -86,6 +86,18 @@ func (s *handlerSet) remove(h *Handler) {
 	s.mu.Unlock()
 }
 
+// domains returns the domains of the loaded handlers, sorted, each once.
+func (s *handlerSet) domains() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.list))
+	for _, h := range s.list {
+		out = append(out, h.domain)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // isDomain reports whether host is itself the domain of a loaded handler.
 func (s *handlerSet) isDomain(host string) bool {
 	s.mu.RLock()

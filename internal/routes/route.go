@@ -39,6 +39,9 @@ type Route struct {
 	Source Source
 	// Origin says more about the source: the folder of a folder route.
 	Origin string
+	// Owner is the token of whoever put an API route, if they gave one:
+	// a conditional delete names it (see Condition).
+	Owner string
 
 	live *liveState
 }
