@@ -21,11 +21,24 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/localdev/localdev/internal/adminclient"
+	"github.com/localdev/localdev/internal/exposure"
 	"github.com/localdev/localdev/internal/listeners"
 	"github.com/localdev/localdev/internal/pages"
 	"github.com/localdev/localdev/internal/project"
 	"github.com/localdev/localdev/internal/routes"
 )
+
+func init() {
+	checker.Exposure = appExposed
+}
+
+// appExposed reports whether a routed app's port is also open on one of
+// this machine's non-loopback addresses. The health check asks it for
+// apps that are up, at most every routes.ExposureEvery.
+func appExposed(ctx context.Context, port int) bool {
+	open, _ := exposure.Check(ctx, port)
+	return len(open) > 0
+}
 
 // discoverCommand is `caddy localdev discover`.
 func discoverCommand() *cobra.Command {

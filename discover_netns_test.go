@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/localdev/localdev/internal/adminclient"
 	"github.com/localdev/localdev/internal/listeners"
 )
 
@@ -112,5 +113,58 @@ func TestDashboardListenersPrivacy(t *testing.T) {
 	local := read(testClient("127.0.0.1"))
 	if local["cwd"] != app.dir || local["command"] != self || local["user"] == "" {
 		t.Errorf("loopback view: %v, want cwd %s, command %s, a user", local, app.dir, self)
+	}
+}
+
+// TestRouteExposed routes to an app that listens on loopback and also on
+// a test namespace's veth address: its route object says "exposed": true
+// in the admin API and the dashboard JSON; a loopback-only app's does not
+// carry the key.
+func TestRouteExposed(t *testing.T) {
+	n := setupNetns(t)
+	port := startApp(t, "127.0.0.1:0", hello("open"))
+	startApp(t, net.JoinHostPort(n.hostV4.String(), strconv.Itoa(port)), hello("open"))
+	safe := startApp(t, "127.0.0.1:0", hello("safe"))
+	startCaddy(t, httpSite(fmt.Sprintf("localdev {\n\topen %d\n\tsafe %d\n}", port, safe)))
+
+	admin := adminclient.New("localhost:" + adminP)
+	eventually(t, 10*time.Second, "open.localhost exposed in the admin API", func() error {
+		list, err := admin.Routes(context.Background())
+		if err != nil {
+			return err
+		}
+		for _, r := range list {
+			switch r.Name {
+			case "open.localhost":
+				if !r.Up || !r.Exposed {
+					return fmt.Errorf("open.localhost: %+v, want up and exposed", r)
+				}
+			case "safe.localhost":
+				if !r.Up || r.Exposed {
+					return fmt.Errorf("safe.localhost: %+v, want up, not exposed", r)
+				}
+			}
+		}
+		return nil
+	})
+	res := fetch(t, testClient("127.0.0.1"), "GET", httpURL("localhost", "/"), "Accept: application/json")
+	var d struct {
+		Routes []map[string]any `json:"routes"`
+	}
+	if err := json.Unmarshal([]byte(res.body), &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range d.Routes {
+		exposed, has := r["exposed"]
+		switch r["name"] {
+		case "open.localhost":
+			if exposed != true {
+				t.Errorf("dashboard JSON open.localhost: %v, want \"exposed\": true", r)
+			}
+		case "safe.localhost":
+			if has {
+				t.Errorf("dashboard JSON safe.localhost carries exposed: %v", r)
+			}
+		}
 	}
 }

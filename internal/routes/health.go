@@ -17,6 +17,9 @@ type Checker struct {
 	Interval time.Duration // time between checks; default 2s
 	Timeout  time.Duration // per dial; default 300ms
 	Linger   time.Duration // how long checks go on after the last Watch; default 1m
+	// Exposure, if set, reports whether a port is also open beyond
+	// loopback; it is asked for apps that are up (see exposed.go).
+	Exposure func(ctx context.Context, port int) bool
 
 	mu       sync.Mutex
 	running  bool
@@ -120,6 +123,7 @@ func (c *Checker) Check(ctx context.Context, r *Route) Health {
 			_ = conn.Close()
 			r.PreferDial(i)
 			r.SetHealth(HealthUp, time.Now())
+			c.checkExposure(ctx, r)
 			return HealthUp
 		}
 	}
