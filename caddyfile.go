@@ -37,6 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		wait     <duration>
 //		domain   <domain>
 //		fallthrough
+//		auto
 //		proxy {
 //			<reverse_proxy subdirectives>
 //		}
@@ -96,6 +97,12 @@ func (h *Handler) unmarshalLine(d *caddyfile.Dispenser, helper *httpcaddyfile.He
 		return routeLine{}, false, nil
 	case "proxy":
 		return routeLine{}, false, h.unmarshalProxy(d, helper)
+	case "auto":
+		if d.NextArg() {
+			return routeLine{}, false, d.Errf("auto takes no arguments, got %q", d.Val())
+		}
+		h.Auto = true
+		return routeLine{}, false, nil
 	}
 	line, err := parseRoute(d)
 	return line, true, err

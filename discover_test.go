@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,6 +62,7 @@ type discoverHelper struct {
 	dir  string
 	port int
 	pid  int
+	stop func() // closes it and waits for it to exit
 }
 
 // startDiscoverHelper starts this test binary as a dev server in a new
@@ -93,17 +95,21 @@ func startDiscoverHelper(t *testing.T, pkgName, title, listen string) discoverHe
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = stdin.Close()
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		})
+	}
+	t.Cleanup(stop)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		t.Fatalf("helper: %v", err)
@@ -112,7 +118,7 @@ func startDiscoverHelper(t *testing.T, pkgName, title, listen string) discoverHe
 	if err != nil {
 		t.Fatalf("helper said %q", line)
 	}
-	return discoverHelper{dir: dir, port: port, pid: cmd.Process.Pid}
+	return discoverHelper{dir: dir, port: port, pid: cmd.Process.Pid, stop: stop}
 }
 
 // discoverJSON runs `caddy localdev discover --json` against the test Caddy.
