@@ -362,3 +362,21 @@ func mustExecutable(t *testing.T) string {
 	}
 	return self
 }
+
+// listenerRowsSize is how many bytes of a dashboard page the rows of
+// "Listening without a name" take.
+func listenerRowsSize(page string) int {
+	n := 0
+	for rest := page; ; {
+		i := strings.Index(rest, "<tr data-port=")
+		if i < 0 {
+			return n
+		}
+		j := strings.Index(rest[i:], "</tr>")
+		if j < 0 {
+			return n
+		}
+		n += j + len("</tr>")
+		rest = rest[i+j:]
+	}
+}
