@@ -101,14 +101,34 @@ func (a *Admin) serveRoute(w http.ResponseWriter, r *http.Request) error {
 
 // placeName gives an API route name its full form: a name under one of
 // domains stays; a short name goes under the one domain, or is an error
-// when there are several (the caller must say which) or none.
+// when there are several (the caller must say which) or none. No domain's
+// index host or *.<domain> may be routed, whichever handler it belongs to.
 func placeName(name string, domains []string) (string, error) {
 	if len(domains) == 0 {
 		return "", fmt.Errorf("route name %q: no localdev handler is loaded, so no domain serves it", name)
 	}
+	full, err := underLoadedDomain(name, domains)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range domains {
+		if full == d || full == "*."+d {
+			return "", fmt.Errorf("route name %q is %w: %s is a localdev domain, whose index host shows the dashboard", name, routes.ErrReserved, d)
+		}
+	}
+	return full, nil
+}
+
+// underLoadedDomain finds the domain that name is already under, or
+// places a short name under the only domain.
+func underLoadedDomain(name string, domains []string) (string, error) {
 	labels := strings.Count(strings.TrimSuffix(name, "."), ".")
 	for _, d := range domains {
-		if full, err := routes.NormalizeName(name, d); err == nil && strings.Count(full, ".") == labels {
+		full, err := routes.NormalizeName(name, d)
+		if errors.Is(err, routes.ErrReserved) {
+			return "", err
+		}
+		if err == nil && strings.Count(full, ".") == labels {
 			return full, nil // already under d: nothing was added
 		}
 	}

@@ -144,3 +144,35 @@ func FuzzDecodeStrict(f *testing.F) {
 		}
 	})
 }
+
+func TestPlaceName(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		domains []string
+		want    string // "" for an error
+		err     string
+	}{
+		{"web", []string{"localhost"}, "web.localhost", ""},
+		{"Web.Localhost.", []string{"localhost"}, "web.localhost", ""},
+		{"*.shop", []string{"localhost"}, "*.shop.localhost", ""},
+		{"bücher", []string{"localhost"}, "xn--bcher-kva.localhost", ""},
+		{"web", []string{"example", "test"}, "", "write the full name"},
+		{"web.test", []string{"example", "test"}, "web.test", ""},
+		{"web.localhost", []string{"example", "test"}, "", "not under a domain"},
+		{"localhost", []string{"localhost"}, "", "reserved"},
+		{"*.localhost", []string{"dev.localhost", "localhost"}, "", "reserved"},
+		{"dev.localhost", []string{"dev.localhost", "localhost"}, "", "reserved"},
+		{"*.dev.localhost", []string{"dev.localhost", "localhost"}, "", "reserved"},
+		{"app.dev.localhost", []string{"dev.localhost", "localhost"}, "app.dev.localhost", ""},
+		{"web", nil, "", "no localdev handler"},
+		{"github.com", []string{"localhost"}, "", "outside the domain"},
+	} {
+		got, err := placeName(tc.name, tc.domains)
+		if tc.want != "" && (err != nil || got != tc.want) {
+			t.Errorf("placeName(%q, %q) = %q, %v; want %q", tc.name, tc.domains, got, err, tc.want)
+		}
+		if tc.want == "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("placeName(%q, %q) = %q, %v; want an error containing %q", tc.name, tc.domains, got, err, tc.err)
+		}
+	}
+}

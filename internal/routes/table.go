@@ -112,14 +112,16 @@ func (t *Table) Routes() []*Route { return t.current.Load().list }
 func (t *Table) Len() int { return len(t.current.Load().list) }
 
 // AddConfig adds one configuration's routes and returns its owner ID,
-// which RemoveConfig takes. A later configuration's routes win over an
-// earlier one's, and every configuration wins over the folder and the API.
+// which RemoveConfig takes and which it sets as each route's Config. A
+// later configuration's routes win over an earlier one's, and every
+// configuration wins over the folder and the API.
 func (t *Table) AddConfig(routes []*Route) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.owners++
 	set := make(map[string]*Route, len(routes))
 	for _, r := range routes {
+		r.Config = t.owners
 		r.inherit(t.effective(r.Name))
 		set[r.Name] = r
 	}

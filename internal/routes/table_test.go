@@ -68,6 +68,9 @@ func TestConfigWinsAndNewestConfigWins(t *testing.T) {
 	if got := tb.Lookup("app.localhost").Target.Raw; got != "2003" {
 		t.Fatalf("newest configuration should win, got %s", got)
 	}
+	if got := tb.Lookup("app.localhost").Config; got != newer || newer == old || old == 0 {
+		t.Fatalf("the configured route's owner is %d, want the newest configuration's %d (the old one is %d)", got, newer, old)
+	}
 	tb.RemoveConfig(old)
 	if got := tb.Lookup("app.localhost").Target.Raw; got != "2003" {
 		t.Fatalf("removing the old configuration changed the route to %s", got)
