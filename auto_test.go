@@ -21,7 +21,7 @@ func TestAutoRoute(t *testing.T) {
 	startCaddy(t, httpSite("localdev {\n\tauto\n}"))
 	client := testClient("127.0.0.1")
 
-	eventually(t, 10*time.Second, "auto-shop.localhost routed", func() error {
+	eventually(t, 20*time.Second, "auto-shop.localhost routed", func() error {
 		r := table.Lookup("auto-shop.localhost")
 		if r == nil || r.Source != routes.SourceAuto || r.Target.Raw != target {
 			return fmt.Errorf("route %+v, want auto to %s", r, target)
@@ -87,7 +87,7 @@ func TestAutoRoute(t *testing.T) {
 func TestAutoOff(t *testing.T) {
 	app := startDiscoverHelper(t, "manual-only", "Manual", "127.0.0.1:0")
 	startCaddy(t, httpSite("localdev {\n\tauto\n}"))
-	eventually(t, 10*time.Second, "manual-only routed with auto on", func() error {
+	eventually(t, 20*time.Second, "manual-only routed with auto on", func() error {
 		if table.Lookup("manual-only.localhost") == nil {
 			return fmt.Errorf("not routed")
 		}

@@ -315,8 +315,12 @@ const scanEvery = 2 * time.Second
 
 // probeKeep is how long a listener's probe result is reused: most
 // listeners seen again are the same server, and a probe costs up to
-// listeners.ProbeTimeout.
-const probeKeep = 10 * time.Second
+// listeners.ProbeTimeout. A listener that did not answer is asked again
+// sooner (probeKeepSilent): it may be a server that is still starting.
+const (
+	probeKeep       = 10 * time.Second
+	probeKeepSilent = 4 * time.Second
+)
 
 // listenerCache holds the last scan of this user's listeners for the
 // dashboard and `auto`. Nothing scans while nobody asks.
@@ -338,6 +342,14 @@ type probed struct {
 	http, https bool
 	title       string
 	at          time.Time
+}
+
+// keep is how long the result is good for.
+func (p probed) keep() time.Duration {
+	if p.http || p.https {
+		return probeKeep
+	}
+	return probeKeepSilent
 }
 
 // scanned is the process's one cache.
@@ -403,7 +415,7 @@ func (c *listenerCache) probe(ctx context.Context, list []listeners.Listener) {
 	var freshAt []int
 	for i := range list {
 		l := &list[i]
-		if p, ok := c.probes[probeKey{l.PID, l.AddrPort()}]; ok && now.Sub(p.at) < probeKeep {
+		if p, ok := c.probes[probeKey{l.PID, l.AddrPort()}]; ok && now.Sub(p.at) < p.keep() {
 			l.HTTP, l.HTTPS, l.Title = p.http, p.https, p.title
 			continue
 		}
@@ -419,7 +431,7 @@ func (c *listenerCache) probe(ctx context.Context, list []listeners.Listener) {
 		c.probes[probeKey{l.PID, l.AddrPort()}] = probed{l.HTTP, l.HTTPS, l.Title, now}
 	}
 	for k, p := range c.probes {
-		if now.Sub(p.at) >= probeKeep {
+		if now.Sub(p.at) >= p.keep() {
 			delete(c.probes, k)
 		}
 	}

@@ -27,7 +27,7 @@ func TestBrowserDashboardListeners(t *testing.T) {
 	}
 	add := "caddy localdev add blog " + strconv.Itoa(app.port)
 	row := fmt.Sprintf(`#unnamed tr[data-port="%d"]`, app.port)
-	pagesWaitJS(t, ctx, 10*time.Second, "the dev server listed", fmt.Sprintf(`!!document.querySelector(%q)`, row))
+	pagesWaitJS(t, ctx, 20*time.Second, "the dev server listed", fmt.Sprintf(`!!document.querySelector(%q)`, row))
 	section, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(function () {
 		var s = document.getElementById('unnamed');
 		return s.hidden ? 'hidden' : s.innerText; })()`))

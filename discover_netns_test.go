@@ -26,18 +26,22 @@ func TestDiscoverNetworkScope(t *testing.T) {
 	port := startApp(t, net.JoinHostPort(n.hostV4.String(), "0"), hello("exposed"))
 	startCaddy(t, httpSite("localdev other 1"))
 
-	_, infos := discoverJSON(t, false)
 	var l *listeners.Info
-	for i := range infos {
-		if infos[i].Port == port && infos[i].Address == n.hostV4.String() {
-			l = &infos[i]
+	eventually(t, 10*time.Second, "the veth listener listed, answering HTTP", func() error {
+		_, infos := discoverJSON(t, false)
+		l = nil
+		for i := range infos {
+			if infos[i].Port == port && infos[i].Address == n.hostV4.String() {
+				l = &infos[i]
+			}
 		}
-	}
-	if l == nil {
-		t.Fatalf("%s:%d not listed: %+v", n.hostV4, port, infos)
-	}
-	if l.Scope != listeners.ScopeNetwork || !l.HTTP || l.Route != "" {
-		t.Errorf("listener on the veth address: %+v, want scope network, http", *l)
+		if l == nil || !l.HTTP {
+			return fmt.Errorf("%s:%d: %+v", n.hostV4, port, l)
+		}
+		return nil
+	})
+	if l.Scope != listeners.ScopeNetwork || l.Route != "" {
+		t.Errorf("listener on the veth address: %+v, want scope network", *l)
 	}
 	var out, errOut bytes.Buffer
 	if err := discover(context.Background(), &out, &errOut, "localhost:"+adminP, false, false); err != nil {
@@ -69,7 +73,7 @@ func TestDashboardListenersPrivacy(t *testing.T) {
 	read := func(c *http.Client) map[string]any {
 		t.Helper()
 		var found map[string]any
-		eventually(t, 10*time.Second, "the dev server in the dashboard JSON", func() error {
+		eventually(t, 20*time.Second, "the dev server in the dashboard JSON", func() error {
 			res := fetch(t, c, "GET", httpURL("localhost", "/"), "Accept: application/json")
 			if res.status != 200 {
 				return fmt.Errorf("dashboard JSON: %d %s", res.status, res.body)
