@@ -392,3 +392,36 @@ func listenerRowsSize(page string) int {
 		rest = rest[i+j:]
 	}
 }
+
+func TestDiscoverArguments(t *testing.T) {
+	for _, c := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"discover", "extra"}, `discover takes no arguments, got ["extra"]`},
+		{[]string{"discover", "--json=maybe"}, `invalid argument "maybe"`},
+		{[]string{"discover", "--every"}, "unknown flag: --every"},
+	} {
+		err := cliExecute(c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+			t.Errorf("localdev %q: error = %v, want it to contain %q", c.args, err, c.wantErr)
+		}
+	}
+}
+
+func FuzzTerminalSafe(f *testing.F) {
+	for _, s := range []string{"node server.js", "\x1b[2J", "a\u202eb", "\u2066x\u2069", "\u009b", "日本"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := terminalSafe(s)
+		for _, r := range out {
+			if unsafeRune(r) {
+				t.Fatalf("terminalSafe(%q) = %q keeps %U", s, out, r)
+			}
+		}
+		if !strings.ContainsFunc(s, unsafeRune) && out != s {
+			t.Fatalf("terminalSafe(%q) = %q changed safe text", s, out)
+		}
+	})
+}
