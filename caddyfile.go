@@ -37,6 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		wait     <duration>
 //		domain   <domain>
 //		fallthrough
+//		hosts    [<file>]
 //		auto
 //		proxy {
 //			<reverse_proxy subdirectives>
@@ -103,6 +104,8 @@ func (h *Handler) unmarshalLine(d *caddyfile.Dispenser, helper *httpcaddyfile.He
 		}
 		h.Auto = true
 		return routeLine{}, false, nil
+	case "hosts":
+		return routeLine{}, false, h.unmarshalHosts(d)
 	}
 	line, err := parseRoute(d)
 	return line, true, err

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -276,36 +275,6 @@ func cell(s string, max int) string {
 		s = string(r[:max-1]) + "…"
 	}
 	return s
-}
-
-// terminalSafe escapes control characters (as \xNN or \uNNNN), bidi
-// overrides and isolates and other invisible formatting characters (as
-// \uNNNN), and tabs, so that text from a process or a page shows as
-// what it is.
-func terminalSafe(s string) string {
-	if !strings.ContainsFunc(s, unsafeRune) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case !unsafeRune(r):
-			b.WriteRune(r)
-		case r < 0x100:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-	}
-	return b.String()
-}
-
-// unsafeRune reports whether r could move the cursor, change the
-// terminal's state or reorder what is shown: C0 and C1 controls, DEL,
-// and Unicode format characters (bidi overrides, isolates and marks,
-// zero-width characters).
-func unsafeRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
 }
 
 // scanEvery is how often the dashboard may scan the machine's listeners:

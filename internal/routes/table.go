@@ -60,6 +60,7 @@ type Table struct {
 	runtime map[string]*Route            // folder and API routes; the first claim keeps a name
 	auto    map[string]*Route            // routes `auto` found; the lowest precedence (auto.go)
 	owners  uint64
+	subs    map[chan struct{}]struct{} // Subscribe's channels
 }
 
 // snapshot is one immutable state of the table.
@@ -255,6 +256,7 @@ func (t *Table) publish() {
 		}
 	}
 	t.current.Store(newSnapshot(winners))
+	t.notify()
 }
 
 // publishName publishes a change to one name: a copy of the current
@@ -273,6 +275,35 @@ func (t *Table) publishName(name string) {
 	}
 	s.list = replaceInList(old.list, name, winner)
 	t.current.Store(s)
+	t.notify()
+}
+
+// Subscribe returns a channel that receives a value after each change of
+// the table, and a function that ends the subscription. Changes coalesce:
+// a subscriber that has not read yet gets one value for many changes.
+func (t *Table) Subscribe() (<-chan struct{}, func()) {
+	c := make(chan struct{}, 1)
+	t.mu.Lock()
+	if t.subs == nil {
+		t.subs = make(map[chan struct{}]struct{})
+	}
+	t.subs[c] = struct{}{}
+	t.mu.Unlock()
+	return c, func() {
+		t.mu.Lock()
+		delete(t.subs, c)
+		t.mu.Unlock()
+	}
+}
+
+// notify wakes the subscribers without blocking. Callers hold mu.
+func (t *Table) notify() {
+	for c := range t.subs {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func setOrDelete(m map[string]*Route, key string, r *Route) {
