@@ -151,6 +151,10 @@ func TestRouteExposed(t *testing.T) {
 		}
 		return nil
 	})
+	page := fetch(t, testClient("127.0.0.1"), "GET", httpURL("localhost", "/"), pagesBrowserAccept)
+	if n := strings.Count(page.body, `title="its port is also open beyond loopback: reachable from your network">up · exposed</span>`); n != 1 {
+		t.Errorf("dashboard page: %d routes marked \"up · exposed\", want 1", n)
+	}
 	res := fetch(t, testClient("127.0.0.1"), "GET", httpURL("localhost", "/"), "Accept: application/json")
 	var d struct {
 		Routes []map[string]any `json:"routes"`
