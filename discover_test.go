@@ -387,3 +387,26 @@ func TestDiscoverArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoverJSONEscapes: --json keeps its meaning for programs while a
+// terminal shows bidi overrides and C1 controls as escapes.
+func TestDiscoverJSONEscapes(t *testing.T) {
+	in := []listeners.Info{{Address: "127.0.0.1", Port: 3000, Scope: listeners.ScopeLoopback,
+		Command: "node \u202eevil\u202c.js \x1b[2J \u009b", Title: "a & <b>"}}
+	var out bytes.Buffer
+	if err := writeListenersJSON(&out, in); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range out.String() {
+		if r != '\n' && unsafeRune(r) {
+			t.Fatalf("JSON has %U: %s", r, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), `"title": "a & <b>"`) || !strings.Contains(out.String(), `\u202e`) {
+		t.Errorf("JSON: %s", out.String())
+	}
+	var back []listeners.Info
+	if err := json.Unmarshal(out.Bytes(), &back); err != nil || len(back) != 1 || back[0] != in[0] {
+		t.Errorf("round trip: %+v, %v", back, err)
+	}
+}
