@@ -141,12 +141,17 @@ func adminTargets(ctx context.Context, addr string) ([]namedTarget, error) {
 	return out, nil
 }
 
-// tableTargets returns the route table's targets.
-func tableTargets() []namedTarget {
-	list := table.Routes()
-	out := make([]namedTarget, len(list))
-	for i, r := range list {
-		out[i] = namedTarget{name: r.Name, target: r.Target}
+// tableTargets returns the route table's targets on the listeners' ports.
+func tableTargets(list []listeners.Listener) []namedTarget {
+	ports := make(map[int]bool, len(list))
+	for i := range list {
+		ports[list[i].Port] = true
+	}
+	var out []namedTarget
+	for _, r := range table.Routes() {
+		if ports[r.Target.Port] {
+			out = append(out, namedTarget{name: r.Name, target: r.Target})
+		}
 	}
 	return out
 }
@@ -154,34 +159,54 @@ func tableTargets() []namedTarget {
 // describeListeners turns scanned listeners into the objects users see,
 // with the project of each folder and the route that targets each.
 func describeListeners(list []listeners.Listener, targets []namedTarget) []listeners.Info {
-	projects := make(map[string]string)
+	byPort := make(map[int][]namedTarget, len(list))
+	for _, nt := range targets {
+		byPort[nt.target.Port] = append(byPort[nt.target.Port], nt)
+	}
 	out := make([]listeners.Info, len(list))
 	for i := range list {
 		l := &list[i]
 		info := l.Info()
 		if l.Cwd != "" {
-			p, seen := projects[l.Cwd]
-			if !seen {
-				p = projectLabel(l.Cwd)
-				projects[l.Cwd] = p
-			}
-			info.Project = p
+			info.Project = projectLabel(l.Cwd)
 		}
-		info.Route = routeFor(l.Addr, l.Port, targets)
+		info.Route = routeFor(l.Addr, l.Port, byPort[l.Port])
 		out[i] = info
 	}
 	return out
 }
 
 // projectLabel is the project name of a folder as `run` infers it, or ""
-// when it has none (a folder that cannot be read, say).
+// when it has none (a folder that cannot be read, say). Answers are kept
+// for scanEvery, so that a dashboard polling every second does not read
+// every folder's project files each time.
 func projectLabel(dir string) string {
-	n, err := project.Infer(dir)
-	if err != nil {
-		return ""
+	projects.mu.Lock()
+	defer projects.mu.Unlock()
+	now := time.Now()
+	if p, ok := projects.m[dir]; ok && now.Sub(p.at) < scanEvery {
+		return p.label
 	}
-	return n.Label
+	label := ""
+	if n, err := project.Infer(dir); err == nil {
+		label = n.Label
+	}
+	if len(projects.m) > 4096 {
+		clear(projects.m) // folders come and go; never grow without bound
+	}
+	projects.m[dir] = projectAt{label, now}
+	return label
 }
+
+type projectAt struct {
+	label string
+	at    time.Time
+}
+
+var projects = struct {
+	mu sync.Mutex
+	m  map[string]projectAt
+}{m: make(map[string]projectAt)}
 
 // routeFor returns the name of the first route (by name) whose target
 // reaches a listener on addr:port, or "".
@@ -439,12 +464,10 @@ func (h *Handler) dashboardListeners(r *http.Request) ([]listeners.Info, []pages
 		return []listeners.Info{}, nil
 	}
 	private := !loopbackPeer(r)
-	infos := describeListeners(list, tableTargets())
+	infos := describeListeners(list, tableTargets(list))
 	out := make([]listeners.Info, 0, len(infos))
-	taken := make(map[string]bool)
-	for _, rt := range table.Routes() {
-		taken[rt.Name] = true
-	}
+	proposed := make(map[string]bool)
+	taken := func(full string) bool { return proposed[full] || table.Get(full) != nil }
 	var rows []pages.Listener
 	for _, info := range infos {
 		if !(info.HTTP || info.HTTPS) || info.Route != "" || info.Scope == listeners.ScopeNetwork {
@@ -455,7 +478,7 @@ func (h *Handler) dashboardListeners(r *http.Request) ([]listeners.Info, []pages
 		}
 		out = append(out, info)
 		name := proposedName(info, h.domain, taken)
-		taken[name+"."+h.domain] = true
+		proposed[name+"."+h.domain] = true
 		rows = append(rows, pages.Listener{
 			Address: hostPort(info.Address, info.Port),
 			Port:    info.Port,
@@ -475,7 +498,7 @@ func (h *Handler) dashboardListeners(r *http.Request) ([]listeners.Info, []pages
 // its project, else its process name, made a label; with "-<port>" added
 // when a route or another suggestion already has it. The page's script
 // does the same.
-func proposedName(info listeners.Info, domain string, taken map[string]bool) string {
+func proposedName(info listeners.Info, domain string, taken func(full string) bool) string {
 	name := info.Project
 	if name == "" {
 		name = project.Label(info.Process)
@@ -483,7 +506,7 @@ func proposedName(info listeners.Info, domain string, taken map[string]bool) str
 	if name == "" {
 		name = "app"
 	}
-	if taken[name+"."+domain] {
+	if taken(name + "." + domain) {
 		name += "-" + strconv.Itoa(info.Port)
 	}
 	return name

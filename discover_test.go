@@ -325,7 +325,7 @@ func TestReaches(t *testing.T) {
 }
 
 func TestProposedNameAndTarget(t *testing.T) {
-	taken := map[string]bool{"web.localhost": true}
+	taken := func(full string) bool { return full == "web.localhost" }
 	for _, c := range []struct {
 		info      listeners.Info
 		name, tgt string
