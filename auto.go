@@ -59,7 +59,7 @@ func (a *autoRouter) remove(h *Handler) {
 	if len(a.handlers) == 0 { // no handler came back meanwhile
 		for name, r := range table.AutoRoutes() {
 			table.DeleteAuto(name, r.Target.Raw)
-			h.logger.Info("auto route removed", zap.String("name", name), zap.String("target", r.Target.Raw), zap.String("reason", "auto is off"))
+			h.logger.Info("route removed", zap.String("name", name), zap.String("target", r.Target.Raw), zap.String("source", string(routes.SourceAuto)), zap.String("reason", "auto is off"))
 		}
 	}
 }
@@ -104,7 +104,7 @@ func (a *autoRouter) sync() {
 	for name, r := range current {
 		if want[name].target != r.Target.Raw {
 			if table.DeleteAuto(name, r.Target.Raw) {
-				autoLogger(domains, name).Info("auto route removed", zap.String("name", name), zap.String("target", r.Target.Raw), zap.String("reason", "nothing answers there any more"))
+				autoLogger(domains, name).Info("route removed", zap.String("name", name), zap.String("target", r.Target.Raw), zap.String("source", string(routes.SourceAuto)), zap.String("reason", "nothing answers there any more"))
 			}
 		}
 	}
@@ -117,7 +117,7 @@ func (a *autoRouter) sync() {
 			continue
 		}
 		inEffect := table.PutAuto(routes.NewRoute(name, t, routes.SourceAuto, ""))
-		autoLogger(domains, name).Info("auto route", zap.String("name", name), zap.String("target", w.target),
+		autoLogger(domains, name).Info("route", zap.String("name", name), zap.String("target", w.target), zap.String("source", string(routes.SourceAuto)),
 			zap.Int32("pid", w.pid), zap.String("folder", w.cwd), zap.Bool("in_effect", inEffect))
 	}
 }
