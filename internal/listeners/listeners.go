@@ -92,7 +92,7 @@ type Options struct {
 // Probe). A process that exits during the scan leaves its socket without
 // details; a process we may not inspect is not an error.
 func Scan(ctx context.Context, opts Options) ([]Listener, error) {
-	conns, err := psnet.ConnectionsWithoutUidsWithContext(ctx, "tcp")
+	conns, err := connections(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func Scan(ctx context.Context, opts Options) ([]Listener, error) {
 // Sockets returns the listening TCP sockets without looking up their
 // processes: the cheapest scan, for "is this port open beyond loopback?".
 func Sockets(ctx context.Context) ([]netip.AddrPort, error) {
-	conns, err := psnet.ConnectionsWithoutUidsWithContext(ctx, "tcp")
+	conns, err := connections(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +113,18 @@ func Sockets(ctx context.Context) ([]netip.AddrPort, error) {
 		}
 	}
 	return out, nil
+}
+
+// connections lists the TCP sockets. Linux and Windows list them without
+// each one's user IDs (on Linux that is a file read per socket: we look
+// up each process once instead); elsewhere gopsutil has only the full
+// listing (lsof on macOS and FreeBSD).
+func connections(ctx context.Context) ([]psnet.ConnectionStat, error) {
+	switch runtime.GOOS {
+	case "linux", "windows":
+		return psnet.ConnectionsWithoutUidsWithContext(ctx, "tcp")
+	}
+	return psnet.ConnectionsWithContext(ctx, "tcp")
 }
 
 // listening returns the address of a socket in the LISTEN state.
