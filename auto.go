@@ -6,12 +6,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"go.uber.org/zap"
 
 	"github.com/localdev/localdev/internal/listeners"
 	"github.com/localdev/localdev/internal/project"
 	"github.com/localdev/localdev/internal/routes"
 )
+
+// unmarshalAuto reads the word `auto`, which takes no arguments.
+func (h *Handler) unmarshalAuto(d *caddyfile.Dispenser, _ *httpcaddyfile.Helper) error {
+	if d.NextArg() {
+		return d.Errf("auto takes no arguments, got %q", d.Val())
+	}
+	h.Auto = true
+	return nil
+}
 
 // autoEvery is how often `auto` looks at what listens: a route appears
 // within about this long of its dev server answering, and goes within

@@ -114,6 +114,9 @@ func TestAutoCaddyfile(t *testing.T) {
 	if _, err := adapt(t, "localdev {\n\tauto yes\n}"); err == nil || !strings.Contains(err.Error(), `"yes"`) {
 		t.Errorf("auto yes: %v, want an error naming \"yes\"", err)
 	}
+	if _, err := adapt(t, "localdev {\n\tauto\n\tauto\n}"); err == nil || !strings.Contains(err.Error(), "duplicate auto") {
+		t.Errorf("auto twice: %v, want a duplicate error", err)
+	}
 	out, err = adapt(t, "localdev {\n\tapp 3000\n}")
 	if err != nil || strings.Contains(string(out), `"auto"`) {
 		t.Errorf("without auto: %s, %v", out, err)
