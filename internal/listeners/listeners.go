@@ -99,22 +99,6 @@ func Scan(ctx context.Context, opts Options) ([]Listener, error) {
 	return fromConnections(ctx, conns, opts, currentUser()), nil
 }
 
-// Sockets returns the listening TCP sockets without looking up their
-// processes: the cheapest scan, for "is this port open beyond loopback?".
-func Sockets(ctx context.Context) ([]netip.AddrPort, error) {
-	conns, err := connections(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]netip.AddrPort, 0, len(conns))
-	for _, c := range conns {
-		if ap, ok := listening(c); ok {
-			out = append(out, ap)
-		}
-	}
-	return out, nil
-}
-
 // connections lists the TCP sockets. Linux and Windows list them without
 // each one's user IDs (on Linux that is a file read per socket: we look
 // up each process once instead); elsewhere gopsutil has only the full
