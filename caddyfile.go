@@ -38,10 +38,6 @@ type subdirective struct {
 // Adding one is one entry here, with its field on Handler and its
 // unmarshal method. Every other word starts a route, so a route named like
 // one of these words is written as its full name (dir.localhost 3000).
-//
-// To come with its field (issue 11):
-//
-//	"auto": {unmarshal: (*Handler).unmarshalAuto, once: true}, // auto
 var subdirectives = map[string]subdirective{
 	"dir":         {unmarshal: (*Handler).unmarshalDir},
 	"allow":       {unmarshal: (*Handler).unmarshalAllow},
@@ -50,6 +46,7 @@ var subdirectives = map[string]subdirective{
 	"fallthrough": {unmarshal: (*Handler).unmarshalFallthrough, once: true},
 	"hosts":       {unmarshal: (*Handler).unmarshalHosts, once: true}, // in hosts.go
 	"proxy":       {unmarshal: (*Handler).unmarshalProxy, once: true},
+	"auto":        {unmarshal: (*Handler).unmarshalAuto, once: true}, // in auto.go
 }
 
 // parseCaddyfile sets up the handler from a Caddyfile directive.
@@ -71,6 +68,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		domain   <domain>
 //		fallthrough
 //		hosts    [<file>]
+//		auto
 //		proxy {
 //			<reverse_proxy subdirectives>
 //		}

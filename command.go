@@ -33,6 +33,7 @@ as 'caddy reload' does: no reload, no dropped connections.
                                            (inferred from the project if not given)
   caddy localdev hosts sync|clean|show     the route names in /etc/hosts
   caddy localdev doctor                    check names, trust and apps; say how to fix them
+  caddy localdev discover [--json] [--all] what is listening, who started it
 
 A name gets ".localhost" added unless it already ends in it: "app" is
 https://app.localhost. The admin address is --address if given, else the
@@ -134,12 +135,13 @@ localhost when no Caddy answers.
 
 	run := newRunCommand()
 
-	for _, sub := range []*cobra.Command{list, add, rm, port, run} {
+	discover := discoverCommand()
+	for _, sub := range []*cobra.Command{list, add, rm, port, run, discover} {
 		sub.Flags().String("address", "", "Address of Caddy's admin API, if not the one in --config or the default")
 		sub.Flags().StringP("config", "c", "", "Configuration file to read the admin address from, if --address is not used")
 		sub.Flags().StringP("adapter", "a", "", "Name of the config adapter for --config")
 	}
-	cmd.AddCommand(list, add, rm, port, run, hostsCommand())
+	cmd.AddCommand(list, add, rm, port, run, discover, hostsCommand())
 	cmd.AddCommand(doctorCommand())
 }
 

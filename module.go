@@ -94,6 +94,12 @@ type Handler struct {
 	// start. Default: "localhost".
 	Domain string `json:"domain,omitempty"`
 
+	// Auto gives each dev server of Caddy's own user that listens on
+	// loopback, answers HTTP and runs in a project folder the route
+	// <project>.<domain> by itself (source "auto"), for as long as it
+	// listens. Any other route of that name wins over it. Default: false.
+	Auto bool `json:"auto,omitempty"`
+
 	// Proxy is a reverse_proxy handler configuration (without upstreams)
 	// applied to every route, e.g. to rewrite headers. Default: Caddy's
 	// reverse_proxy defaults.
@@ -177,6 +183,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.owner = table.AddConfig(configured)
 	loaded.add(h)
+	if h.Auto {
+		autoRoutes.add(h)
+	}
 	for _, r := range configured {
 		h.logger.Info("route", zap.String("name", r.Name), zap.String("target", r.Target.Raw), zap.String("source", string(r.Source)))
 	}
@@ -193,6 +202,9 @@ func (h *Handler) Cleanup() error {
 		table.RemoveConfig(h.owner)
 		h.logger.Debug("configuration's routes retired", zap.Int("routes", len(h.Routes)))
 		loaded.remove(h)
+		if h.Auto {
+			autoRoutes.remove(h)
+		}
 	}
 	if len(loaded.domains()) == 0 {
 		checker.Stop() // no localdev handler is left to show route health

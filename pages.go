@@ -25,10 +25,11 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) error {
 	checker.Show(own[:min(len(own), pages.MaxDashboardRows)]) // the rows the page shows first
 	checker.Watch(healthWait)
 	infos := describeRoutes(own, requestOrigin(r), true)
+	found, unnamed := h.dashboardListeners(r)
 	if wantsJSON(r) {
-		return writeJSON(w, http.StatusOK, map[string]any{"routes": infos})
+		return writeJSON(w, http.StatusOK, map[string]any{"routes": infos, "listeners": found})
 	}
-	d := pages.Dashboard{Domain: h.domain, Routes: infos, Dirs: h.Dirs}
+	d := pages.Dashboard{Domain: h.domain, Routes: infos, Dirs: h.Dirs, Listeners: unnamed}
 	if pages.WantsHTML(r) {
 		return writePage(w, http.StatusOK, true, func(b io.Writer) error { return pages.RenderDashboard(b, d) })
 	}

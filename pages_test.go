@@ -590,9 +590,12 @@ func TestPagesWeight(t *testing.T) {
 		if p.status != 502 && !strings.Contains(res.body, "weight-49.localhost") {
 			t.Errorf("%s does not list all routes", p.what)
 		}
-		t.Logf("%s: %d bytes", p.what, len(res.body))
-		if len(res.body) >= limit {
-			t.Errorf("%s weighs %d bytes, want under %d", p.what, len(res.body), limit)
+		// The rows of "Listening without a name" depend on what else
+		// listens on this machine, not on the routes: they do not count.
+		size := len(res.body) - listenerRowsSize(res.body)
+		t.Logf("%s: %d bytes (%d without listener rows)", p.what, len(res.body), size)
+		if size >= limit {
+			t.Errorf("%s weighs %d bytes, want under %d", p.what, size, limit)
 		}
 	}
 }

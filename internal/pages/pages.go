@@ -34,6 +34,8 @@ type Dashboard struct {
 	Domain string        // e.g. "localhost"
 	Routes []routes.Info // sorted by name
 	Dirs   []string      // route folders, as configured (may be empty)
+
+	Listeners []Listener // servers that answer HTTP without a route; may be nil
 }
 
 // NotFound is the page for a host with no route.

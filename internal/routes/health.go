@@ -31,6 +31,9 @@ type Checker struct {
 	// Panicked, when set, hears of a panic in the background loop, which
 	// then carries on.
 	Panicked func(v any, stack []byte)
+	// Exposure, if set, reports whether a port is also open beyond
+	// loopback; it is asked for apps that are up (see exposed.go).
+	Exposure func(ctx context.Context, port int) bool
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // stops the running loop; nil when none runs
@@ -276,6 +279,7 @@ func (c *Checker) Check(ctx context.Context, r *Route) Health {
 			_ = conn.Close()
 			r.PreferDial(i)
 			r.SetHealth(HealthUp, time.Now())
+			c.checkExposure(ctx, r)
 			return HealthUp
 		}
 		if ctx.Err() != nil {

@@ -44,6 +44,7 @@ func (r *Route) Describe(url func(name string) string, withRequests bool) Info {
 	}
 	health, _ := r.Health()
 	info.Up = health == HealthUp
+	info.Exposed = info.Up && r.Exposed()
 	if withRequests {
 		recorded := r.Requests()
 		info.Requests = make([]RequestInfo, len(recorded))

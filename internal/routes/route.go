@@ -55,6 +55,7 @@ type liveState struct {
 	health     atomic.Uint32
 	checked    atomic.Int64 // unix nanoseconds of the last check
 	requests   atomic.Pointer[Ring]
+	exposed    atomic.Int64 // see exposed.go
 }
 
 // NewRoute returns a route with fresh live state.

@@ -58,6 +58,7 @@ type Table struct {
 	mu      sync.Mutex
 	configs map[uint64]map[string]*Route // by owner; a higher owner is a newer configuration
 	runtime map[string]*Route            // folder and API routes; the first claim keeps a name
+	auto    map[string]*Route            // routes `auto` found; the lowest precedence (auto.go)
 	owners  uint64
 	subs    map[chan struct{}]struct{} // Subscribe's channels
 }
@@ -71,7 +72,7 @@ type snapshot struct {
 
 // NewTable returns an empty table.
 func NewTable() *Table {
-	t := &Table{configs: make(map[uint64]map[string]*Route), runtime: make(map[string]*Route)}
+	t := &Table{configs: make(map[uint64]map[string]*Route), runtime: make(map[string]*Route), auto: make(map[string]*Route)}
 	t.current.Store(&snapshot{exact: map[string]*Route{}, wild: map[string]*Route{}})
 	return t
 }
@@ -280,12 +281,16 @@ func (t *Table) effective(name string) *Route {
 	if best != nil {
 		return best
 	}
-	return t.runtime[name]
+	if r := t.runtime[name]; r != nil {
+		return r
+	}
+	return t.auto[name]
 }
 
 // publish builds a new snapshot from the claims. Callers hold mu.
 func (t *Table) publish() {
-	winners := make(map[string]*Route, len(t.runtime))
+	winners := make(map[string]*Route, len(t.runtime)+len(t.auto))
+	maps.Copy(winners, t.auto)
 	for name, r := range t.runtime {
 		winners[name] = r
 	}
