@@ -1,0 +1,140 @@
+package localdev
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// proxyJSON builds the embedded reverse_proxy's configuration for h and
+// returns it as generic JSON, as Caddy will read it.
+func proxyJSON(t *testing.T, h *Handler, tls bool) map[string]any {
+	t.Helper()
+	cfg, err := h.proxyConfig(tls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func jsonOf(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var out map[string]any
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		t.Fatalf("%s: %v", s, err)
+	}
+	return out
+}
+
+// TestProxyConfigDefaults checks the JSON localdev gives the embedded
+// reverse_proxy: its own upstream source, streams kept across reloads,
+// one retry after a failed dial and none after a made connection, and for
+// TLS apps a transport that trusts the app and keeps the client's Host.
+func TestProxyConfigDefaults(t *testing.T) {
+	plain := proxyJSON(t, &Handler{}, false)
+	want := jsonOf(t, `{
+		"dynamic_upstreams": {"source": "localdev"},
+		"stream_close_delay": 31536000000000000,
+		"load_balancing": {"retries": 1, "retry_match": [{"not": [{}]}]}
+	}`)
+	if !reflect.DeepEqual(plain, want) {
+		t.Errorf("plain:\n got %v\nwant %v", plain, want)
+	}
+	secure := proxyJSON(t, &Handler{}, true)
+	want["transport"] = jsonOf(t, `{"protocol": "http", "tls": {"insecure_skip_verify": true}}`)
+	want["headers"] = jsonOf(t, `{"request": {"set": {"Host": ["{http.request.hostport}"]}}}`)
+	if !reflect.DeepEqual(secure, want) {
+		t.Errorf("TLS:\n got %v\nwant %v", secure, want)
+	}
+	waiting := proxyJSON(t, &Handler{Wait: caddy.Duration(2 * time.Second)}, false)
+	wantLB := jsonOf(t, `{"try_duration": 2000000000, "try_interval": 250000000, "retry_match": [{"not": [{}]}]}`)
+	if !reflect.DeepEqual(waiting["load_balancing"], wantLB) {
+		t.Errorf("wait 2s:\n got %v\nwant %v", waiting["load_balancing"], wantLB)
+	}
+}
+
+// TestProxyConfigUserWins gives a proxy block that sets what localdev
+// would otherwise set: the user's values reach Caddy unchanged, and what
+// localdev adds does not replace them.
+func TestProxyConfigUserWins(t *testing.T) {
+	h := &Handler{
+		Wait: caddy.Duration(5 * time.Second),
+		Proxy: json.RawMessage(`{
+			"handler": "reverse_proxy",
+			"stream_close_delay": 0,
+			"flush_interval": -1,
+			"load_balancing": {"retries": 3, "try_interval": "1s", "retry_match": [{"method": ["GET"]}]},
+			"headers": {"request": {"set": {"host": ["dev.example"], "X-Dev": ["1"]}}},
+			"transport": {"protocol": "http", "dial_timeout": "3s", "tls": {"server_name": "app.internal"}}
+		}`),
+	}
+	for _, tls := range []bool{false, true} {
+		got := proxyJSON(t, h, tls)
+		if _, ok := got["stream_close_delay"]; ok {
+			t.Errorf("tls=%v: stream_close_delay 0 was replaced: %v", tls, got["stream_close_delay"])
+		}
+		if got["flush_interval"] != float64(-1) {
+			t.Errorf("tls=%v: flush_interval %v", tls, got["flush_interval"])
+		}
+		wantLB := jsonOf(t, `{"retries": 3, "try_duration": 5000000000, "try_interval": 1000000000, "retry_match": [{"method": ["GET"]}]}`)
+		if !reflect.DeepEqual(got["load_balancing"], wantLB) {
+			t.Errorf("tls=%v: load_balancing:\n got %v\nwant %v", tls, got["load_balancing"], wantLB)
+		}
+		wantHeaders := jsonOf(t, `{"request": {"set": {"host": ["dev.example"], "X-Dev": ["1"]}}}`)
+		if !reflect.DeepEqual(got["headers"], wantHeaders) {
+			t.Errorf("tls=%v: headers:\n got %v\nwant %v", tls, got["headers"], wantHeaders)
+		}
+		transport, _ := got["transport"].(map[string]any)
+		if d := transport["dial_timeout"]; d != "3s" && d != float64(3e9) {
+			t.Errorf("tls=%v: transport %v", tls, transport)
+		}
+		if tls {
+			wantTLS := map[string]any{"server_name": "app.internal", "insecure_skip_verify": true}
+			if !reflect.DeepEqual(transport["tls"], wantTLS) {
+				t.Errorf("TLS transport's tls: %v, want %v", transport["tls"], wantTLS)
+			}
+		}
+	}
+	// try_duration of the user's own replaces `wait`
+	own := proxyJSON(t, &Handler{Wait: caddy.Duration(time.Second), Proxy: json.RawMessage(`{"load_balancing": {"try_duration": "9s"}}`)}, false)
+	wantLB := jsonOf(t, `{"try_duration": 9000000000, "retry_match": [{"not": [{}]}]}`)
+	if !reflect.DeepEqual(own["load_balancing"], wantLB) {
+		t.Errorf("user's try_duration: %v, want %v", own["load_balancing"], wantLB)
+	}
+}
+
+// TestProxyConfigRejects: each proxy setting localdev cannot honour is an
+// error naming it.
+func TestProxyConfigRejects(t *testing.T) {
+	for _, tc := range []struct {
+		proxy string
+		tls   bool
+		want  string
+	}{
+		{`{"upstreams": [{"dial": "10.0.0.1:80"}]}`, false, `"upstreams" cannot be set here`},
+		{`{"dynamic_upstreams": {"source": "srv"}}`, false, `"dynamic_upstreams" cannot be set here`},
+		{`{"bogus_field": 1}`, false, `bogus_field`},
+		{`{"handler": "file_server"}`, false, `"file_server"`},
+		{`{"transport": {"protocol": "fastcgi"}}`, true, `not "fastcgi"`},
+		{`{"transport": {"protocol": "http", "tls_bogus": true}}`, true, `tls_bogus`},
+		{`{"load_balancing": {"retries": "three"}}`, false, `retries`},
+		{`[1]`, false, `proxy:`},
+	} {
+		_, err := (&Handler{Proxy: json.RawMessage(tc.proxy)}).proxyConfig(tc.tls)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("proxy %s (tls=%v): %v, want an error with %s", tc.proxy, tc.tls, err, tc.want)
+		}
+	}
+}
