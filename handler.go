@@ -49,13 +49,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // proxy sends the request to the route's app through Caddy's reverse proxy.
 func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Route) error {
 	mark := r.Header.Get(hopHeader)
-	hop, loop := nextHop(mark, route.Name)
-	if loop {
+	hop, first, loop := nextHop(mark, route.Name)
+	switch {
+	case loop:
 		route.Count(routes.OutcomeLoop)
 		return h.serveLoop(w, r, route, hopRoutes(mark))
+	case first:
+		r.Header[hopHeader] = route.HopMark(firstHop) // shared; the proxy sends a copy
+	default:
+		r.Header[hopHeader] = []string{hop}
 	}
-	r.Header.Set(hopHeader, hop)
-	defer r.Header.Del(hopHeader) // the mark is for the app's side only, not for logs
+	defer delete(r.Header, hopHeader) // the mark is for the app's side only, not for logs
 	caddyhttp.SetVar(r.Context(), routeVar, route)
 	start := time.Now()
 	proxy := h.plain

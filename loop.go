@@ -21,25 +21,29 @@ const maxHops = 16
 // one and a mark from another process does not count.
 var hopToken = rand.Text()
 
+// firstHop is the mark of a request that has passed only route name.
+func firstHop(name string) []string { return []string{hopToken + " " + name} }
+
 // nextHop returns the mark to send with a request for route name, given
-// the mark it arrived with, or loop = true when name is already in that
-// mark (or the mark is full).
-func nextHop(mark, name string) (next string, loop bool) {
+// the mark it arrived with (first = true: the request passed no other
+// route, and the mark is firstHop's), or loop = true when name is already
+// in that mark (or the mark is full).
+func nextHop(mark, name string) (next string, first, loop bool) {
 	rest, ours := strings.CutPrefix(mark, hopToken)
 	if !ours || rest == "" || rest[0] != ' ' {
-		return hopToken + " " + name, false
+		return "", true, false
 	}
 	hops := 0
 	for hop := range strings.SplitSeq(rest[1:], " ") {
 		if hop == name {
-			return "", true
+			return "", false, true
 		}
 		hops++
 	}
 	if hops >= maxHops {
-		return "", true
+		return "", false, true
 	}
-	return mark + " " + name, false
+	return mark + " " + name, false, false
 }
 
 // hopRoutes returns the routes a mark says its request passed, in order.

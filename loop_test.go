@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/localdev/localdev/internal/routes"
 )
 
 // forwarder is an app that forwards every request, headers and all, to
@@ -83,21 +85,24 @@ func TestLoopsOfAnyLength(t *testing.T) {
 // already in it is a loop, a full mark is a loop, and a mark that is not
 // this process's starts afresh.
 func TestNextHop(t *testing.T) {
-	mark, loop := nextHop("", "a.localhost")
-	if loop || mark != hopToken+" a.localhost" {
-		t.Fatalf("first hop: %q %v", mark, loop)
+	if _, first, loop := nextHop("", "a.localhost"); loop || !first {
+		t.Fatalf("first hop: first=%v loop=%v", first, loop)
 	}
-	mark, loop = nextHop(mark, "b.localhost")
-	if loop || mark != hopToken+" a.localhost b.localhost" {
-		t.Fatalf("second hop: %q %v", mark, loop)
+	mark := firstHop("a.localhost")[0]
+	if mark != hopToken+" a.localhost" {
+		t.Fatalf("first hop's mark %q", mark)
 	}
-	if _, loop := nextHop(mark, "a.localhost"); !loop {
+	mark, first, loop := nextHop(mark, "b.localhost")
+	if loop || first || mark != hopToken+" a.localhost b.localhost" {
+		t.Fatalf("second hop: %q %v %v", mark, first, loop)
+	}
+	if _, _, loop := nextHop(mark, "a.localhost"); !loop {
 		t.Fatal("A → B → A is not a loop")
 	}
-	if _, loop := nextHop(mark, "b.localhost"); !loop {
+	if _, _, loop := nextHop(mark, "b.localhost"); !loop {
 		t.Fatal("B → B is not a loop")
 	}
-	if _, loop := nextHop(mark, "a.localhos"); loop {
+	if _, _, loop := nextHop(mark, "a.localhos"); loop {
 		t.Fatal("a prefix of a name counted as the name")
 	}
 	if got := hopRoutes(mark); len(got) != 2 || got[0] != "a.localhost" || got[1] != "b.localhost" {
@@ -107,15 +112,22 @@ func TestNextHop(t *testing.T) {
 	for i := range maxHops {
 		full += fmt.Sprintf(" r%d.localhost", i)
 	}
-	if _, loop := nextHop(full, "new.localhost"); !loop {
+	if _, _, loop := nextHop(full, "new.localhost"); !loop {
 		t.Fatalf("a mark of %d routes took one more", maxHops)
 	}
 	for _, foreign := range []string{"other-token a.localhost", hopToken + "x a.localhost", "a.localhost " + hopToken} {
-		if mark, loop := nextHop(foreign, "a.localhost"); loop || mark != hopToken+" a.localhost" {
-			t.Errorf("foreign mark %q: %q %v", foreign, mark, loop)
+		if _, first, loop := nextHop(foreign, "a.localhost"); loop || !first {
+			t.Errorf("foreign mark %q: first=%v loop=%v", foreign, first, loop)
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { _, _ = nextHop(mark, "a.localhost") }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = nextHop(mark, "a.localhost") }); n != 0 {
 		t.Errorf("checking a mark allocates %.0f times", n)
+	}
+	route := routes.NewRoute("a.localhost", mustTarget(t, "5173"), routes.SourceAPI, "")
+	if m := route.HopMark(firstHop); len(m) != 1 || m[0] != hopToken+" a.localhost" {
+		t.Fatalf("the route's mark: %q", m)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = route.HopMark(firstHop) }); n != 0 {
+		t.Errorf("a route's mark allocates %.0f times once built", n)
 	}
 }

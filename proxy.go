@@ -13,6 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/localdev/localdev/internal/loopback"
 )
 
 // retryInterval is how often a held request tries the app again while
@@ -103,15 +105,14 @@ func (h *Handler) proxyConfig(tls bool) (*reverseproxy.Handler, error) {
 		rp.StreamCloseDelay = *user.StreamCloseDelay
 	}
 	rp.LoadBalancing = h.loadBalancing(rp.LoadBalancing)
-	if !tls {
-		return rp, nil
-	}
-	transport, err := trustingTransport(rp.TransportRaw)
+	transport, err := appTransport(rp.TransportRaw, tls)
 	if err != nil {
 		return nil, err
 	}
 	rp.TransportRaw = transport
-	rp.Headers = keepHost(rp.Headers)
+	if tls {
+		rp.Headers = keepHost(rp.Headers)
+	}
 	return rp, nil
 }
 
@@ -172,8 +173,12 @@ func (h *Handler) loadBalancing(lb *reverseproxy.LoadBalancing) *reverseproxy.Lo
 	return lb
 }
 
-// trustingTransport adds TLS without verification to the HTTP transport.
-func trustingTransport(given json.RawMessage) (json.RawMessage, error) {
+// appTransport returns the transport for apps on this machine: Caddy's
+// HTTP transport with loopback's settings (internal/loopback) where the
+// user's proxy block left them unset, and for TLS apps, TLS without
+// verification. A transport of another protocol (fastcgi, say) is the
+// user's own and left alone, except that TLS apps need the HTTP one.
+func appTransport(given json.RawMessage, tls bool) (json.RawMessage, error) {
 	t := userTransport{Protocol: "http"}
 	if given != nil {
 		var named struct {
@@ -183,15 +188,30 @@ func trustingTransport(given json.RawMessage) (json.RawMessage, error) {
 			return nil, fmt.Errorf("proxy: transport: %w", err)
 		}
 		if named.Protocol != "http" {
-			return nil, fmt.Errorf("proxy: https:// targets need the http transport, not %q", named.Protocol)
+			if tls {
+				return nil, fmt.Errorf("proxy: https:// targets need the http transport, not %q", named.Protocol)
+			}
+			return given, nil
 		}
 		if err := strictDecode(given, &t); err != nil {
 			return nil, fmt.Errorf("proxy: transport: %w", err)
 		}
 	}
-	if t.TLS == nil {
-		t.TLS = new(reverseproxy.TLSConfig)
+	ours := loopback.Transport()
+	if t.KeepAlive == nil {
+		t.KeepAlive = new(reverseproxy.KeepAlive)
 	}
-	t.TLS.InsecureSkipVerify = true
+	if t.KeepAlive.MaxIdleConnsPerHost == 0 {
+		t.KeepAlive.MaxIdleConnsPerHost = ours.KeepAlive.MaxIdleConnsPerHost
+	}
+	if t.Compression == nil {
+		t.Compression = ours.Compression
+	}
+	if tls {
+		if t.TLS == nil {
+			t.TLS = new(reverseproxy.TLSConfig)
+		}
+		t.TLS.InsecureSkipVerify = true
+	}
 	return caddyconfig.JSONModuleObject(t.HTTPTransport, "protocol", "http", nil), nil
 }

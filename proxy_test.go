@@ -1,13 +1,19 @@
 package localdev
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/localdev/localdev/internal/routes"
 )
 
 // proxyJSON builds the embedded reverse_proxy's configuration for h and
@@ -47,13 +53,14 @@ func TestProxyConfigDefaults(t *testing.T) {
 	want := jsonOf(t, `{
 		"dynamic_upstreams": {"source": "localdev"},
 		"stream_close_delay": 31536000000000000,
-		"load_balancing": {"retries": 1, "retry_match": [{"not": [{}]}]}
+		"load_balancing": {"retries": 1, "retry_match": [{"not": [{}]}]},
+		"transport": {"protocol": "http", "compression": false, "keep_alive": {"max_idle_conns_per_host": 256}}
 	}`)
 	if !reflect.DeepEqual(plain, want) {
 		t.Errorf("plain:\n got %v\nwant %v", plain, want)
 	}
 	secure := proxyJSON(t, &Handler{}, true)
-	want["transport"] = jsonOf(t, `{"protocol": "http", "tls": {"insecure_skip_verify": true}}`)
+	want["transport"] = jsonOf(t, `{"protocol": "http", "compression": false, "keep_alive": {"max_idle_conns_per_host": 256}, "tls": {"insecure_skip_verify": true}}`)
 	want["headers"] = jsonOf(t, `{"request": {"set": {"Host": ["{http.request.hostport}"]}}}`)
 	if !reflect.DeepEqual(secure, want) {
 		t.Errorf("TLS:\n got %v\nwant %v", secure, want)
@@ -77,7 +84,7 @@ func TestProxyConfigUserWins(t *testing.T) {
 			"flush_interval": -1,
 			"load_balancing": {"retries": 3, "try_interval": "1s", "retry_match": [{"method": ["GET"]}]},
 			"headers": {"request": {"set": {"host": ["dev.example"], "X-Dev": ["1"]}}},
-			"transport": {"protocol": "http", "dial_timeout": "3s", "tls": {"server_name": "app.internal"}}
+			"transport": {"protocol": "http", "dial_timeout": "3s", "compression": true, "keep_alive": {"max_idle_conns_per_host": 7}, "tls": {"server_name": "app.internal"}}
 		}`),
 	}
 	for _, tls := range []bool{false, true} {
@@ -97,7 +104,8 @@ func TestProxyConfigUserWins(t *testing.T) {
 			t.Errorf("tls=%v: headers:\n got %v\nwant %v", tls, got["headers"], wantHeaders)
 		}
 		transport, _ := got["transport"].(map[string]any)
-		if d := transport["dial_timeout"]; d != "3s" && d != float64(3e9) {
+		keepAlive, _ := transport["keep_alive"].(map[string]any)
+		if transport["dial_timeout"] != float64(3e9) || transport["compression"] != true || keepAlive["max_idle_conns_per_host"] != float64(7) {
 			t.Errorf("tls=%v: transport %v", tls, transport)
 		}
 		if tls {
@@ -106,6 +114,11 @@ func TestProxyConfigUserWins(t *testing.T) {
 				t.Errorf("TLS transport's tls: %v, want %v", transport["tls"], wantTLS)
 			}
 		}
+	}
+	// a transport of another protocol is left alone for plain apps
+	fastcgi := proxyJSON(t, &Handler{Proxy: json.RawMessage(`{"transport": {"protocol": "fastcgi", "root": "/srv"}}`)}, false)
+	if want := jsonOf(t, `{"protocol": "fastcgi", "root": "/srv"}`); !reflect.DeepEqual(fastcgi["transport"], want) {
+		t.Errorf("fastcgi transport: %v", fastcgi["transport"])
 	}
 	// try_duration of the user's own replaces `wait`
 	own := proxyJSON(t, &Handler{Wait: caddy.Duration(time.Second), Proxy: json.RawMessage(`{"load_balancing": {"try_duration": "9s"}}`)}, false)
@@ -137,4 +150,51 @@ func TestProxyConfigRejects(t *testing.T) {
 			t.Errorf("proxy %s (tls=%v): %v, want an error with %s", tc.proxy, tc.tls, err, tc.want)
 		}
 	}
+}
+
+// BenchmarkOwnCost measures what localdev adds to a proxied request: the
+// peer check, the Host lookup, the hop mark, the counters, the status
+// lookup and the inspector record. The reverse proxy is replaced by a
+// handler that answers 200 the way Caddy's reports it (the status in the
+// replacer), which is the one stand-in here: the real proxy's own cost is
+// what the end-to-end benchmark (go run ./bench) compares with stock.
+func BenchmarkOwnCost(b *testing.B) {
+	route := routes.NewRoute("bench.localhost", mustTarget(b, "5173"), routes.SourceAPI, "")
+	if _, err := table.Put(route, true); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _, _ = table.Delete("bench.localhost", routes.SourceAPI, "") }()
+	answer := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		replacer(r).Set("http.reverse_proxy.status_code", 200)
+		return nil
+	})
+	h := &Handler{domain: "localhost", plain: proxyStub{answer}, secure: proxyStub{answer}}
+	req := httptest.NewRequest("GET", "http://bench.localhost/x", nil)
+	req.RemoteAddr = "127.0.0.1:50000"
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx := context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+		ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{})
+		r := req.WithContext(ctx)
+		if err := h.ServeHTTP(w, r, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// proxyStub is a caddyhttp.MiddlewareHandler that answers by itself.
+type proxyStub struct{ h caddyhttp.Handler }
+
+func (p proxyStub) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	return p.h.ServeHTTP(w, r)
+}
+
+func mustTarget(tb testing.TB, s string) routes.Target {
+	tb.Helper()
+	t, err := routes.ParseTarget(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return t
 }

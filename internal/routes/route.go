@@ -49,6 +49,7 @@ type liveState struct {
 	checked    atomic.Int64 // unix nanoseconds of the last check
 	requests   atomic.Pointer[Ring]
 	outcomes   [NumOutcomes]atomic.Uint64
+	hopMark    atomic.Pointer[[]string]
 }
 
 // Outcome is what became of a request for a route, counted per route for
@@ -122,6 +123,19 @@ func (r *Route) PreferDial(i int) {
 	if r.Target.BothFamilies() {
 		r.live.preferIPv6.Store(i == 1)
 	}
+}
+
+// HopMark returns the header value that marks a request as having passed
+// this route and no other, built by build on first use and kept with the
+// route, so that marking a request allocates nothing. The slice is shared:
+// do not modify it.
+func (r *Route) HopMark(build func(name string) []string) []string {
+	if m := r.live.hopMark.Load(); m != nil {
+		return *m
+	}
+	m := build(r.Name)
+	r.live.hopMark.CompareAndSwap(nil, &m)
+	return m
 }
 
 // Count counts one request with the given outcome.
