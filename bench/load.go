@@ -16,6 +16,7 @@ type sample struct {
 	rps      float64
 	p50, p99 time.Duration
 	cpuPerOp time.Duration // 0 when unknown
+	dials    float64       // connections the app accepted per 1,000 requests
 	failed   int
 }
 
@@ -74,6 +75,7 @@ func load(r *row, duration time.Duration, conns, size int) sample {
 	defer client.CloseIdleConnections()
 	warm(client, r, conns, size)
 	cpuBefore, cpuOK := cpuTime(r)
+	connsBefore := appConns.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
 	var mu sync.Mutex
@@ -95,6 +97,9 @@ func load(r *row, duration time.Duration, conns, size int) sample {
 	wg.Wait()
 	elapsed := time.Since(start)
 	s := sample{rps: float64(len(all)) / elapsed.Seconds(), failed: failed}
+	if len(all) > 0 {
+		s.dials = float64(appConns.Load()-connsBefore) * 1000 / float64(len(all))
+	}
 	if cpuAfter, ok := cpuTime(r); ok && cpuOK && len(all) > 0 {
 		s.cpuPerOp = (cpuAfter - cpuBefore) / time.Duration(len(all))
 	}

@@ -26,6 +26,7 @@ type summary struct {
 	rps      float64
 	p50, p99 time.Duration
 	cpuPerOp time.Duration
+	dials    float64
 	failed   int
 }
 
@@ -33,14 +34,16 @@ func summarize(samples []sample) summary {
 	var s summary
 	var rps []float64
 	var p50, p99, cpu []time.Duration
+	var dials []float64
 	for _, x := range samples {
+		dials = append(dials, x.dials)
 		rps = append(rps, x.rps)
 		p50 = append(p50, x.p50)
 		p99 = append(p99, x.p99)
 		cpu = append(cpu, x.cpuPerOp)
 		s.failed += x.failed
 	}
-	s.rps, s.p50, s.p99, s.cpuPerOp = median(rps), median(p50), median(p99), median(cpu)
+	s.rps, s.p50, s.p99, s.cpuPerOp, s.dials = median(rps), median(p50), median(p99), median(cpu), median(dials)
 	return s
 }
 
@@ -83,7 +86,7 @@ func ratios(m metric, a, b []sample) []float64 {
 func report(w io.Writer, rows []*row, results map[*row][]sample) {
 	byName := make(map[string][]sample)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\tCPU/req\tfailed\t")
+	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\tCPU/req\tapp dials/1k req\tfailed\t")
 	for _, r := range rows {
 		byName[r.name] = results[r]
 		s := summarize(results[r])
@@ -91,7 +94,7 @@ func report(w io.Writer, rows []*row, results map[*row][]sample) {
 		if s.cpuPerOp > 0 {
 			cpu = fmt.Sprintf("%.1fµs", float64(s.cpuPerOp.Nanoseconds())/1e3)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t\n", r.name, s.rps, ms(s.p50), ms(s.p99), cpu, s.failed)
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.1f\t%d\t\n", r.name, s.rps, ms(s.p50), ms(s.p99), cpu, s.dials, s.failed)
 	}
 	_ = tw.Flush()
 

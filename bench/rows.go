@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -45,6 +46,10 @@ type app struct {
 	port int
 }
 
+// appConns counts the connections the app accepted: a proxy that reuses
+// its connections to the app opens few.
+var appConns atomic.Int64
+
 func (a *app) Close() { _ = a.srv.Close() }
 
 // startApp serves "/N" with N bytes for each of sizes, and a WebSocket
@@ -70,7 +75,11 @@ func startApp(sizes []int) (*app, error) {
 		})
 	}
 	mux.HandleFunc("/ws", echoWebSocket)
-	a := &app{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, port: ln.Addr().(*net.TCPAddr).Port}
+	a := &app{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			appConns.Add(1)
+		}
+	}}, port: ln.Addr().(*net.TCPAddr).Port}
 	go func() { _ = a.srv.Serve(ln) }()
 	return a, nil
 }
