@@ -3,10 +3,15 @@ package localdev
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,4 +202,62 @@ func mustTarget(tb testing.TB, s string) routes.Target {
 		tb.Fatal(err)
 	}
 	return t
+}
+
+// TestKeepAliveSizedForConcurrency sends three waves of 64 requests that
+// the app answers only once all 64 are in, so Caddy holds 64 connections
+// to it at once. With localdev's loopback transport the later waves reuse
+// them; Caddy's default pool (32 idle per host) would close half after
+// each wave and dial them again.
+func TestKeepAliveSizedForConcurrency(t *testing.T) {
+	const n = 64
+	var accepted atomic.Int64
+	var mu sync.Mutex
+	waiting, release := 0, make(chan struct{})
+	app := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			waiting++
+			ch := release
+			if waiting == n {
+				waiting, release = 0, make(chan struct{})
+				close(ch)
+			}
+			mu.Unlock()
+			select {
+			case <-ch:
+			case <-time.After(10 * time.Second):
+			}
+			_, _ = io.WriteString(w, "ok")
+		}),
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				accepted.Add(1)
+			}
+		},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = app.Serve(ln) }()
+	t.Cleanup(func() { _ = app.Close() })
+	startCaddy(t, httpSite(fmt.Sprintf("localdev pooled %s", ln.Addr().String())))
+	client := testClient("127.0.0.1")
+	for wave := range 3 {
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if res := fetch(t, client, "GET", httpURL("pooled.localhost", "/")); res.status != 200 {
+					t.Errorf("wave %d: %d %q", wave, res.status, res.body)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if got := accepted.Load(); got < n || got > n+8 {
+		t.Fatalf("three waves of %d concurrent requests opened %d connections to the app, want about %d", n, got, n)
+	}
 }

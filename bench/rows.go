@@ -249,6 +249,9 @@ func dialWebSocket(ctx context.Context, r *row) (*websocket.Conn, error) {
 	return c, err
 }
 
+// profileNames are the files profiles writes.
+var profileNames = map[string]string{rowStock: "stock.pprof", rowStockTuned: "stock-loopback-transport.pprof", rowOne: "localdev.pprof"}
+
 // profiles saves a CPU profile of stock Caddy and of localdev (1 route),
 // each taken while the same load runs against it.
 func profiles(dir string, rows []*row, d time.Duration, conns, size int) error {
@@ -256,10 +259,10 @@ func profiles(dir string, rows []*row, d time.Duration, conns, size int) error {
 		return err
 	}
 	for _, r := range rows {
-		if r.name != rowStock && r.name != rowOne && r.name != rowStockTuned {
+		if profileNames[r.name] == "" {
 			continue
 		}
-		file := filepath.Join(dir, strings.NewReplacer(" ", "-", "+", "", "(", "", ")", "").Replace(r.name)+".pprof")
+		file := filepath.Join(dir, profileNames[r.name])
 		fmt.Fprintf(os.Stderr, "profiling %s for %s under %d connections -> %s\n", r.name, d, conns, file)
 		done := make(chan error, 1)
 		go func() { done <- saveProfile(r, d, file) }()
