@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -130,4 +131,37 @@ func TestNextHop(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = route.HopMark(firstHop) }); n != 0 {
 		t.Errorf("a route's mark allocates %.0f times once built", n)
 	}
+}
+
+// FuzzNextHop feeds arbitrary marks (the header comes from apps and
+// clients): nextHop never panics, a loop is reported only for a name the
+// mark carries or a full mark, and a mark that goes on carries the name.
+func FuzzNextHop(f *testing.F) {
+	for _, s := range []string{
+		"", hopToken, hopToken + " ", hopToken + " a.localhost", hopToken + "  a.localhost",
+		hopToken + " a.localhost b.localhost", "x" + hopToken + " a.localhost", hopToken + "x a.localhost",
+	} {
+		f.Add(s, "a.localhost")
+	}
+	f.Fuzz(func(t *testing.T, mark, name string) {
+		next, first, loop := nextHop(mark, name)
+		passed := hopRoutes(mark)
+		switch {
+		case loop:
+			if first || next != "" {
+				t.Fatalf("loop with a mark: %q %v", next, first)
+			}
+			if !slices.Contains(passed, name) && len(passed) < maxHops {
+				t.Fatalf("loop for %q, which %q does not carry", name, mark)
+			}
+		case first:
+			if len(passed) != 0 && !strings.HasPrefix(mark, hopToken+" ") {
+				t.Fatalf("fresh mark for a mark of ours: %q", mark)
+			}
+		default:
+			if next != mark+" "+name || slices.Contains(passed, name) || len(passed) >= maxHops {
+				t.Fatalf("mark %q + %q gave %q", mark, name, next)
+			}
+		}
+	})
 }
