@@ -348,3 +348,19 @@ func TestFamilyLearnedOnlyWhenItAnswers(t *testing.T) {
 		t.Fatalf("::1 accepted the connection, yet the route dials %s first", r.Dial())
 	}
 }
+
+// TestHTTPSRouteToPlainApp: a route that says https:// for an app that
+// serves plain HTTP gets a 502 that says so and what to change, and the
+// app never sees a request.
+func TestHTTPSRouteToPlainApp(t *testing.T) {
+	var seen atomic.Int64
+	port := startApp(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen.Add(1) }))
+	startCaddy(t, httpSite(fmt.Sprintf("localdev plainapp https://127.0.0.1:%d", port)))
+	res := fetch(t, testClient("127.0.0.1"), "GET", httpURL("plainapp.localhost", "/"))
+	if res.status != http.StatusBadGateway || !strings.Contains(res.body, "does not speak TLS") || !strings.Contains(res.body, "drop https://") {
+		t.Fatalf("https:// route to a plain app: %d %q", res.status, res.body)
+	}
+	if seen.Load() != 0 {
+		t.Fatalf("the app saw %d requests", seen.Load())
+	}
+}

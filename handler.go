@@ -1,6 +1,7 @@
 package localdev
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
@@ -244,7 +245,8 @@ func (h *Handler) serveAppError(w http.ResponseWriter, r *http.Request, route *r
 	if status != http.StatusGatewayTimeout {
 		status = http.StatusBadGateway
 	}
-	d := pages.AppError{Name: route.Name, Target: route.Target.Raw, Status: status, Error: dialProblem(err)}
+	var notTLS tls.RecordHeaderError
+	d := pages.AppError{Name: route.Name, Target: route.Target.Raw, Status: status, Error: dialProblem(err), NotTLS: errors.As(err, &notTLS)}
 	if route.Target.Port != 0 {
 		d.Port = strconv.Itoa(route.Target.Port)
 	}

@@ -18,6 +18,9 @@ type AppError struct {
 	Port   string // "62893", or "" for a unix socket
 	Status int    // 502, or 504 when the app did not answer in time
 	Error  string // short error, e.g. "EOF" or "connection reset by peer"
+	// NotTLS: the route says https://, but what answered the TLS handshake
+	// was not TLS (an app serving plain HTTP); the request was not sent.
+	NotTLS bool
 }
 
 var appErrorTmpl = parsePage("apperror.html")
@@ -42,6 +45,11 @@ func RenderAppErrorText(w io.Writer, d AppError) error {
 	where := clean(d.Target)
 	if d.Port != "" {
 		where = "port " + clean(d.Port)
+	}
+	if d.NotTLS {
+		fmt.Fprintf(&b, "localdev: %s: the route says https://, but the app on %s does not speak TLS (%s)\n", clean(d.Name), where, clean(d.Error))
+		b.WriteString("the request was not sent; drop https:// from the route's target, or serve HTTPS from the app\n")
+		return writeString(w, b.String())
 	}
 	if d.Status == http.StatusGatewayTimeout {
 		fmt.Fprintf(&b, "localdev: %s: the app on %s took the request but did not answer in time", clean(d.Name), where)

@@ -51,3 +51,15 @@ func TestLoopPageChain(t *testing.T) {
 		t.Errorf("self loop: %s", html.String())
 	}
 }
+
+// TestAppErrorNotTLS: the page for an https:// route to a plain app says
+// what to change.
+func TestAppErrorNotTLS(t *testing.T) {
+	var html strings.Builder
+	if err := RenderAppError(&html, AppError{Name: "app.localhost", Target: "https://5173", Port: "5173", Status: 502, NotTLS: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), "is not an HTTPS app") || !strings.Contains(html.String(), "Drop <code>https://</code>") {
+		t.Errorf("HTML: %s", html.String())
+	}
+}
