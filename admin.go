@@ -1,11 +1,13 @@
 package localdev
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,13 +21,13 @@ func init() {
 	caddy.RegisterModule(Admin{})
 }
 
-// apiDomain is the domain that API route names are placed under.
-const apiDomain = routes.DefaultDomain
+// maxAPIBody bounds a request body of the admin API.
+const maxAPIBody = 64 << 10
 
 // Admin serves live routes on Caddy's admin endpoint:
-// GET /localdev/routes, PUT and DELETE /localdev/routes/<name>.
-// Routes added here take effect at once, survive reloads, and end with
-// the process.
+// GET /localdev/routes, GET, PUT and DELETE /localdev/routes/<name>, and
+// GET /localdev/domains. Routes added here take effect at once, survive
+// reloads, and end with the process.
 type Admin struct {
 	logger *zap.Logger
 }
@@ -49,6 +51,7 @@ func (a *Admin) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
 		{Pattern: "/localdev/routes", Handler: caddy.AdminHandlerFunc(a.serveList)},
 		{Pattern: "/localdev/routes/", Handler: caddy.AdminHandlerFunc(a.serveRoute)},
+		{Pattern: "/localdev/domains", Handler: caddy.AdminHandlerFunc(a.serveDomains)},
 	}
 }
 
@@ -59,15 +62,24 @@ func (a *Admin) serveList(w http.ResponseWriter, r *http.Request) error {
 	checker.Watch(healthWait)
 	sites := servingSites()
 	list := table.Routes()
-	infos := make([]routeInfo, 0, len(list))
+	infos := make([]routes.Info, 0, len(list))
 	for _, route := range list {
-		infos = append(infos, describeRoute(route, sites.originOf(route.Name), false))
+		infos = append(infos, route.Describe(sites.originOf(route.Name).url, false))
 	}
 	return writeJSON(w, http.StatusOK, infos)
 }
 
+// serveDomains lists the domains of the loaded localdev handlers, sorted:
+// where short names go (one domain), or that names must be full (several).
+func (a *Admin) serveDomains(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return apiError(http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed: use GET", r.Method))
+	}
+	return writeJSON(w, http.StatusOK, loaded.domains())
+}
+
 func (a *Admin) serveRoute(w http.ResponseWriter, r *http.Request) error {
-	name, err := routes.NormalizeName(strings.TrimPrefix(r.URL.Path, "/localdev/routes/"), apiDomain)
+	name, err := placeName(strings.TrimPrefix(r.URL.Path, "/localdev/routes/"), loaded.domains())
 	if err != nil {
 		return apiError(http.StatusBadRequest, err)
 	}
@@ -82,15 +94,67 @@ func (a *Admin) serveRoute(w http.ResponseWriter, r *http.Request) error {
 		if route == nil {
 			return apiError(http.StatusNotFound, fmt.Errorf("no route %s", name))
 		}
-		return writeJSON(w, http.StatusOK, describeRoute(route, servingSites().originOf(name), false))
+		return writeJSON(w, http.StatusOK, route.Describe(servingSites().originOf(name).url, false))
 	}
 	return apiError(http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed: use GET, PUT or DELETE", r.Method))
+}
+
+// placeName gives an API route name its full form: a name under one of
+// domains stays; a short name goes under the one domain, or is an error
+// when there are several (the caller must say which) or none. No domain's
+// index host or *.<domain> may be routed, whichever handler it belongs to.
+func placeName(name string, domains []string) (string, error) {
+	if len(domains) == 0 {
+		return "", fmt.Errorf("route name %q: no localdev handler is loaded, so no domain serves it", name)
+	}
+	full, err := underLoadedDomain(name, domains)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range domains {
+		if full == d || full == "*."+d {
+			return "", fmt.Errorf("route name %q is %w: %s is a localdev domain, whose index host shows the dashboard", name, routes.ErrReserved, d)
+		}
+	}
+	return full, nil
+}
+
+// underLoadedDomain finds the domain that name is already under, or
+// places a short name under the only domain.
+func underLoadedDomain(name string, domains []string) (string, error) {
+	labels := strings.Count(strings.TrimSuffix(name, "."), ".")
+	for _, d := range domains {
+		full, err := routes.NormalizeName(name, d)
+		if errors.Is(err, routes.ErrReserved) {
+			return "", err
+		}
+		if err == nil && strings.Count(full, ".") == labels {
+			return full, nil // already under d: nothing was added
+		}
+	}
+	if len(domains) > 1 {
+		return "", fmt.Errorf("route name %q is not under a domain localdev serves; with several domains (%s) write the full name",
+			name, strings.Join(domains, ", "))
+	}
+	return routes.NormalizeName(name, domains[0])
+}
+
+// routeRequest is the body of PUT /localdev/routes/<name>.
+type routeRequest struct {
+	// Target is the route's target: a string, or a port as a number.
+	Target json.RawMessage `json:"target"`
+	// Owner is an optional token that a conditional DELETE can name.
+	Owner string `json:"owner"`
 }
 
 // put adds or replaces an API route. With If-None-Match: * it adds only,
 // so that one `caddy localdev run` never takes over another's name.
 func (a *Admin) put(w http.ResponseWriter, r *http.Request, name string) error {
-	target, err := readTarget(r.Body)
+	var req routeRequest
+	if err := decodeStrict(r.Body, &req); err != nil {
+		return apiError(http.StatusBadRequest, err)
+	}
+	target, err := readTarget(req.Target)
 	if err != nil {
 		return apiError(http.StatusBadRequest, err)
 	}
@@ -99,6 +163,7 @@ func (a *Admin) put(w http.ResponseWriter, r *http.Request, name string) error {
 		return apiError(http.StatusBadRequest, err)
 	}
 	route := routes.NewRoute(name, t, routes.SourceAPI, "")
+	route.Owner = req.Owner
 	created, err := table.Put(route, r.Header.Get("If-None-Match") != "*")
 	if err != nil {
 		return apiError(http.StatusConflict, conflictHint(err))
@@ -109,11 +174,13 @@ func (a *Admin) put(w http.ResponseWriter, r *http.Request, name string) error {
 	if created {
 		status = http.StatusCreated
 	}
-	return writeJSON(w, status, describeRoute(route, servingSites().originOf(name), false))
+	return writeJSON(w, status, route.Describe(servingSites().originOf(name).url, false))
 }
 
+// delete removes an API route; ?target= and ?owner= make it conditional.
 func (a *Admin) delete(w http.ResponseWriter, r *http.Request, name string) error {
-	old, err := table.Delete(name, routes.SourceAPI, r.URL.Query().Get("target"))
+	q := r.URL.Query()
+	old, err := table.Delete(name, routes.SourceAPI, routes.Condition{Target: q.Get("target"), Owner: q.Get("owner")})
 	switch {
 	case errors.Is(err, routes.ErrNotFound):
 		return apiError(http.StatusNotFound, err)
@@ -127,39 +194,95 @@ func (a *Admin) delete(w http.ResponseWriter, r *http.Request, name string) erro
 
 // conflictHint says what to do instead.
 func conflictHint(err error) error {
+	var c *routes.ConflictError
+	if !errors.As(err, &c) {
+		return err
+	}
 	switch {
-	case errors.Is(err, routes.ErrConfigured):
-		return fmt.Errorf("%v: change the Caddyfile or JSON configuration instead", err)
-	case errors.Is(err, routes.ErrClaimed) && strings.Contains(err.Error(), "dir route"):
-		return fmt.Errorf("%v: delete or edit the file instead", err)
+	case errors.Is(c.Reason, routes.ErrConfigured):
+		return fmt.Errorf("%w: change the Caddyfile or JSON configuration instead", err)
+	case c.Holder != nil && c.Holder.Source == routes.SourceDir && !errors.Is(c.Reason, routes.ErrMoved):
+		return fmt.Errorf("%w: delete or edit the file instead", err)
 	}
 	return err
 }
 
-// readTarget reads {"target": "62893"} or {"target": 62893}.
-func readTarget(body io.Reader) (string, error) {
-	var req struct {
-		Target json.RawMessage `json:"target"`
+// decodeStrict reads one JSON object into v: known fields only, each at
+// most once, and nothing after it.
+func decodeStrict(body io.Reader, v any) error {
+	const example = `{"target": "62893"}`
+	data, err := io.ReadAll(io.LimitReader(body, maxAPIBody+1))
+	if err != nil {
+		return fmt.Errorf("reading the body: %v", err)
 	}
-	dec := json.NewDecoder(io.LimitReader(body, 64<<10))
-	if err := dec.Decode(&req); err != nil {
-		return "", fmt.Errorf(`body must be JSON such as {"target": "62893"}: %v`, err)
+	if len(data) > maxAPIBody {
+		return fmt.Errorf("body is larger than %d bytes", maxAPIBody)
 	}
-	if len(req.Target) == 0 {
+	if err := checkKeys(data); err != nil {
+		return fmt.Errorf("body must be one JSON object such as %s: %v", example, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("body must be one JSON object such as %s: %v", example, err)
+	}
+	return nil
+}
+
+// checkKeys checks that data is exactly one JSON object whose keys
+// appear once each.
+func checkKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("not an object")
+	}
+	var seen []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		if slices.Contains(seen, key) {
+			return fmt.Errorf("duplicate key %q", key)
+		}
+		seen = append(seen, key)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("data after the object")
+	}
+	return nil
+}
+
+// readTarget reads a target written as a JSON string or a port number.
+func readTarget(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
 		return "", errors.New(`body needs a "target", such as {"target": "62893"}`)
 	}
 	var s string
-	if err := json.Unmarshal(req.Target, &s); err == nil {
+	if err := json.Unmarshal(raw, &s); err == nil {
 		return s, nil
 	}
 	var n json.Number
-	if err := json.Unmarshal(req.Target, &n); err == nil {
+	if err := json.Unmarshal(raw, &n); err == nil {
 		if _, err := strconv.Atoi(n.String()); err == nil {
 			return n.String(), nil
 		}
 		return "", fmt.Errorf("target %s is not a whole port number", n)
 	}
-	return "", fmt.Errorf("target %s must be a string or a port number", req.Target)
+	return "", fmt.Errorf("target %s must be a string or a port number", raw)
 }
 
 func apiError(status int, err error) error {

@@ -1,19 +1,16 @@
 package localdev
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -21,6 +18,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/localdev/localdev/internal/adminclient"
 	"github.com/localdev/localdev/internal/ports"
 	"github.com/localdev/localdev/internal/routes"
 )
@@ -250,140 +248,30 @@ func freePortFor(name string) (int, error) {
 	return p, nil
 }
 
-// cliRoute is a route object of the admin API.
-type cliRoute struct {
-	Name   string    `json:"name"`
-	URL    string    `json:"url"`
-	Target cliTarget `json:"target"`
-	Source string    `json:"source"`
-	Up     bool      `json:"up"`
-}
+// adminStatus returns the HTTP status of an admin API error, or 0.
+func adminStatus(err error) int { return adminclient.StatusOf(err) }
 
-// cliTarget reads a target written as a JSON string or number.
-type cliTarget string
-
-func (t *cliTarget) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*t = cliTarget(s)
+// cliError prefixes an admin client's error for the terminal.
+func cliError(err error) error {
+	if err == nil {
 		return nil
 	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("target %s is neither a string nor a number", b)
-	}
-	*t = cliTarget(n.String())
-	return nil
-}
-
-// cliAPIError is a non-2xx answer of the admin API.
-type cliAPIError struct {
-	Status  int    // HTTP status
-	Message string // the "error" of the JSON body, or the body
-}
-
-func (e *cliAPIError) Error() string {
-	return fmt.Sprintf("localdev: %s (HTTP %d)", e.Message, e.Status)
-}
-
-// adminStatus returns the HTTP status of an admin API error, or 0.
-func adminStatus(err error) int {
-	if e, ok := errors.AsType[*cliAPIError](err); ok {
-		return e.Status
-	}
-	return 0
-}
-
-// adminCall sends a request to the admin API at addr with
-// caddycmd.AdminAPIRequest, body (if not nil) as JSON, and returns the
-// response body of a 2xx answer. A non-2xx answer is a *cliAPIError; a
-// connection failure says which address it tried.
-func adminCall(addr, method, uri string, headers http.Header, body any) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	resp, err := caddycmd.AdminAPIRequest(addr, method, uri, headers, rd)
-	if err != nil {
-		return nil, adminFailure(addr, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("localdev: reading the answer of Caddy's admin API at %s: %v", addr, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &cliAPIError{Status: resp.StatusCode, Message: serverMessage(data)}
-	}
-	return data, nil
-}
-
-// adminFailure interprets an error of caddycmd.AdminAPIRequest, which
-// reports both failures as text: "performing request: …" when nothing
-// answered, "caddy responded with error: HTTP <status>: <body>" for a
-// status of 400 or more.
-func adminFailure(addr string, err error) error {
-	msg := err.Error()
-	if rest, ok := strings.CutPrefix(msg, "caddy responded with error: HTTP "); ok {
-		code, body, _ := strings.Cut(rest, ": ")
-		if status, convErr := strconv.Atoi(code); convErr == nil {
-			return &cliAPIError{Status: status, Message: serverMessage([]byte(body))}
-		}
-	}
-	if strings.HasPrefix(msg, "performing request: ") {
-		return fmt.Errorf("localdev: cannot reach Caddy's admin API at %s: is Caddy running? (%v)", addr, err)
-	}
-	return fmt.Errorf("localdev: Caddy's admin API at %s: %v", addr, err)
-}
-
-// serverMessage returns the "error" of a JSON error body, or the body.
-func serverMessage(body []byte) string {
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(body, &e) == nil && e.Error != "" {
-		return e.Error
-	}
-	s := strings.TrimSpace(string(body))
-	if len(s) > 1000 {
-		s = s[:1000] + "…"
-	}
-	if s == "" {
-		return "no message"
-	}
-	return s
-}
-
-// routePath is the admin API path of a route name.
-func routePath(full string) string {
-	return "/localdev/routes/" + url.PathEscape(full)
+	return fmt.Errorf("localdev: %w", err)
 }
 
 // listRoutes writes the routes as a table, or raw JSON with raw.
 func listRoutes(addr string, w io.Writer, raw bool) error {
-	data, err := adminCall(addr, http.MethodGet, "/localdev/routes", nil, nil)
-	if status := adminStatus(err); status == http.StatusNotFound {
-		return fmt.Errorf("%v: is this Caddy built with the localdev module?", err)
-	}
+	list, err := adminclient.New(addr).Routes(context.Background())
 	if err != nil {
-		return err
+		return cliError(err)
 	}
 	if raw {
-		if _, err := w.Write(data); err != nil {
+		data, err := json.Marshal(list)
+		if err != nil {
 			return err
 		}
-		if !bytes.HasSuffix(data, []byte("\n")) {
-			_, err = io.WriteString(w, "\n")
-		}
+		_, err = fmt.Fprintf(w, "%s\n", data)
 		return err
-	}
-	var list []cliRoute
-	if err := json.Unmarshal(data, &list); err != nil {
-		return fmt.Errorf("localdev: unexpected answer of Caddy's admin API at %s: %v", addr, err)
 	}
 	if len(list) == 0 {
 		_, err := fmt.Fprintln(w, "no routes (add one with: caddy localdev add <name> <port>)")
@@ -405,42 +293,19 @@ func listRoutes(addr string, w io.Writer, raw bool) error {
 	return tw.Flush()
 }
 
-// addRoute puts the API route name -> target. Without replace it sends
-// If-None-Match: *, so that the server refuses (409) a name that has a
-// route already.
-func addRoute(addr, name, target string, replace bool) (cliRoute, error) {
-	full, err := fullRouteName(name)
-	if err != nil {
-		return cliRoute{}, err
-	}
-	headers := make(http.Header)
-	if !replace {
-		headers.Set("If-None-Match", "*")
-	}
-	data, err := adminCall(addr, http.MethodPut, routePath(full), headers, map[string]string{"target": target})
-	if err != nil {
-		return cliRoute{}, err
-	}
-	var r cliRoute
-	if err := json.Unmarshal(data, &r); err != nil || r.URL == "" {
-		r = cliRoute{Name: full, URL: "https://" + full, Target: cliTarget(target), Source: "api"}
-	}
-	return r, nil
+// addRoute puts the API route name -> target; the running Caddy places a
+// short name under its domain. Without replace, a name that has a route
+// already is refused (409).
+func addRoute(addr, name, target string, replace bool) (routes.Info, error) {
+	info, _, err := adminclient.New(addr).PutRoute(context.Background(), name, target, adminclient.PutOptions{Replace: replace})
+	return info, cliError(err)
 }
 
 // removeRoute deletes the API route name; with ifTarget, only while it
 // still points there.
 func removeRoute(addr, name, ifTarget string) error {
-	full, err := fullRouteName(name)
-	if err != nil {
-		return err
-	}
-	uri := routePath(full)
-	if ifTarget != "" {
-		uri += "?target=" + url.QueryEscape(ifTarget)
-	}
-	_, err = adminCall(addr, http.MethodDelete, uri, nil, nil)
-	return err
+	err := adminclient.New(addr).DeleteRoute(context.Background(), name, adminclient.DeleteConditions{Target: ifTarget})
+	return cliError(err)
 }
 
 // cmdRun is `caddy localdev run`; dash is the number of arguments before
@@ -554,7 +419,7 @@ func runCommand(ctx context.Context, adminAddr, name string, port int, replace b
 	signal.Notify(sigs, runSignals...)
 	defer signal.Stop(sigs)
 
-	var route cliRoute
+	var route routes.Info
 	var addErr error
 	first, quit := whileCatching(sigs, "add the route "+full+" and remove it again", func() {
 		route, addErr = addRoute(adminAddr, full, target, replace)

@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/localdev/localdev/internal/ports"
+	"github.com/localdev/localdev/internal/routes"
 )
 
 // cliChildEnv makes the test binary, run as the command of `caddy localdev
@@ -288,7 +289,6 @@ func TestCommandArguments(t *testing.T) {
 		{[]string{"rm", "--address", closed}, "rm needs exactly one name"},
 		{[]string{"port"}, "port needs exactly one name"},
 		{[]string{"port", "github.com"}, "outside the domain"},
-		{[]string{"add", "github.com", "3000", "--address", closed}, "outside the domain"},
 		{[]string{"run", "app", "true", "--address", closed}, "put -- before the command"},
 		{[]string{"run", "--address", closed, "--", "true"}, "needs a name before --"},
 		{[]string{"run", "app", "--address", closed, "--"}, "needs a command after --"},
@@ -359,9 +359,9 @@ func TestCannotReachCaddy(t *testing.T) {
 	}
 }
 
-// TestAdminErrorsShowServerMessage pins how caddycmd.AdminAPIRequest
-// reports a non-2xx answer, which adminCall reads back into a status and
-// the server's message. The server here stands in for nothing but HTTP.
+// TestAdminErrorsShowServerMessage checks that a non-2xx answer reaches
+// the user as its status and the server's message. The server here
+// stands in for nothing but HTTP.
 func TestAdminErrorsShowServerMessage(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -387,7 +387,7 @@ func TestAdminErrorsShowServerMessage(t *testing.T) {
 		t.Errorf("add without replace: %v, want 409 with the server's message", err)
 	}
 	r, err := addRoute(addr, "App", "3000", true)
-	if err != nil || r.URL != "https://app.localhost" || r.Target != "/localdev/routes/app.localhost" {
+	if err != nil || r.URL != "https://app.localhost" || r.Target != "/localdev/routes/App" {
 		t.Errorf("add with replace = %+v, %v", r, err)
 	}
 	err = removeRoute(addr, "app", "3000")
@@ -418,7 +418,7 @@ func TestRunResultExitStatus(t *testing.T) {
 func TestListTable(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `[{"name":"app.localhost","url":"https://app.localhost","target":"62893","source":"config","up":true},`+
-			`{"name":"api.localhost","url":"https://api.localhost","target":3000,"source":"api","up":false}]`)
+			`{"name":"api.localhost","url":"https://api.localhost","target":"3000","source":"api","up":false}]`)
 	}))
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
@@ -497,17 +497,17 @@ func cliWaitFor(t *testing.T, what string, check func() error) {
 }
 
 // cliRoutes returns the routes the admin API lists.
-func cliRoutes(t *testing.T) map[string]cliRoute {
+func cliRoutes(t *testing.T) map[string]routes.Info {
 	t.Helper()
 	var out bytes.Buffer
 	if err := listRoutes(cliAdminAddr(), &out, true); err != nil {
 		t.Fatal(err)
 	}
-	var list []cliRoute
+	var list []routes.Info
 	if err := json.Unmarshal(out.Bytes(), &list); err != nil {
 		t.Fatalf("%v: %s", err, out.String())
 	}
-	m := make(map[string]cliRoute)
+	m := make(map[string]routes.Info)
 	for _, r := range list {
 		m[r.Name] = r
 	}
@@ -640,6 +640,10 @@ func TestCommandsAgainstCaddy(t *testing.T) {
 		}
 		if _, err := addRoute(cliAdminAddr(), "bad", "example.com:80", true); adminStatus(err) != http.StatusBadRequest {
 			t.Errorf("add with a foreign target: %v, want 400", err)
+		}
+		if _, err := addRoute(cliAdminAddr(), "github.com", "3000", true); adminStatus(err) != http.StatusBadRequest ||
+			!strings.Contains(err.Error(), "outside the domain") {
+			t.Errorf("add with a foreign name: %v, want 400 naming the domain", err)
 		}
 	})
 

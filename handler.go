@@ -20,10 +20,13 @@ import (
 )
 
 // ServeHTTP checks the client, then proxies a routed name to its app, or
-// answers with the dashboard, the 404 page or the 502 page.
+// answers with the dashboard, the 404 page or the 502 page. A client of an
+// allow range reaches only this handler's own routes; every other route
+// answers it 403, as to any client outside.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if !h.peerAllowed(r) {
-		return h.refuse(w, r)
+	p := h.peerOf(r)
+	if p == peerOutside {
+		return h.refuse(w, r, refusedOutside)
 	}
 	if r.TLS != nil && !r.TLS.HandshakeComplete {
 		return tooEarly(w)
@@ -33,6 +36,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	var route *routes.Route
 	if ours {
 		route = table.Lookup(host)
+	}
+	if route != nil && p != peerLocal && !h.owns(route) {
+		return h.refuse(w, r, refusedRoute)
 	}
 	switch {
 	case route != nil:

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/localdev/localdev/internal/routes"
 )
 
 // liveAdminURL is caddytest's admin endpoint.
@@ -39,15 +41,6 @@ type liveResp struct {
 }
 
 func (r liveResp) String() string { return fmt.Sprintf("%d %s", r.status, strings.TrimSpace(r.body)) }
-
-// liveRoute is a route object as the API shows it.
-type liveRoute struct {
-	Name   string `json:"name"`
-	URL    string `json:"url"`
-	Target string `json:"target"`
-	Source string `json:"source"`
-	Up     bool   `json:"up"`
-}
 
 // liveAPIDo sends one request to the admin API; header pairs are
 // "Name: value". Safe to call from any goroutine.
@@ -89,13 +82,13 @@ func liveAPI(t testing.TB, method, path, body string, headers ...string) liveRes
 }
 
 // livePut adds or replaces an API route and expects status.
-func livePut(t testing.TB, name, target string, status int, headers ...string) liveRoute {
+func livePut(t testing.TB, name, target string, status int, headers ...string) routes.Info {
 	t.Helper()
 	res := liveAPI(t, "PUT", "/localdev/routes/"+name, fmt.Sprintf(`{"target": %q}`, target), headers...)
 	if res.status != status {
 		t.Fatalf("PUT %s %s: %s; want %d", name, target, res, status)
 	}
-	var r liveRoute
+	var r routes.Info
 	if err := json.Unmarshal([]byte(res.body), &r); err != nil {
 		t.Fatalf("PUT %s: body %q is not a route object: %v", name, res.body, err)
 	}
@@ -120,7 +113,7 @@ func liveForget(t testing.TB, names ...string) {
 }
 
 // liveList returns GET /localdev/routes by name.
-func liveList(t testing.TB) map[string]liveRoute {
+func liveList(t testing.TB) map[string]routes.Info {
 	t.Helper()
 	list, err := liveListDo()
 	if err != nil {
@@ -129,7 +122,7 @@ func liveList(t testing.TB) map[string]liveRoute {
 	return list
 }
 
-func liveListDo() (map[string]liveRoute, error) {
+func liveListDo() (map[string]routes.Info, error) {
 	res, err := liveAPIDo("GET", "/localdev/routes", "")
 	if err != nil {
 		return nil, err
@@ -137,11 +130,11 @@ func liveListDo() (map[string]liveRoute, error) {
 	if res.status != http.StatusOK || !strings.HasPrefix(res.header.Get("Content-Type"), "application/json") {
 		return nil, fmt.Errorf("GET /localdev/routes: %s (%s)", res, res.header.Get("Content-Type"))
 	}
-	var list []liveRoute
+	var list []routes.Info
 	if err := json.Unmarshal([]byte(res.body), &list); err != nil {
 		return nil, fmt.Errorf("GET /localdev/routes: %v in %q", err, res.body)
 	}
-	byName := make(map[string]liveRoute, len(list))
+	byName := make(map[string]routes.Info, len(list))
 	for _, r := range list {
 		if _, dup := byName[r.Name]; dup {
 			return nil, fmt.Errorf("GET /localdev/routes lists %s twice: %s", r.Name, res.body)
@@ -544,8 +537,8 @@ func TestLiveAPI(t *testing.T) {
 	// The list: the URL is the one a browser uses, learned from the
 	// traffic above (plain HTTP on port 9080).
 	list := liveList(t)
-	want := liveRoute{Name: "web.localhost", URL: "http://web.localhost:" + httpP, Target: strconv.Itoa(web2), Source: "api", Up: true}
-	if got := list["web.localhost"]; got != want {
+	want := routes.Info{Name: "web.localhost", URL: "http://web.localhost:" + httpP, Target: strconv.Itoa(web2), Source: "api", Up: true}
+	if got := list["web.localhost"]; !reflect.DeepEqual(got, want) {
 		t.Errorf("GET /localdev/routes shows %+v; want %+v", got, want)
 	}
 	if got := list["conf.localhost"]; got.Source != "config" || got.URL != "http://conf.localhost:"+httpP {
@@ -555,8 +548,8 @@ func TestLiveAPI(t *testing.T) {
 		t.Errorf("folder route listed as %+v", got)
 	}
 	res = liveAPI(t, "GET", "/localdev/routes/web", "")
-	var one liveRoute
-	if res.status != http.StatusOK || json.Unmarshal([]byte(res.body), &one) != nil || one != want {
+	var one routes.Info
+	if res.status != http.StatusOK || json.Unmarshal([]byte(res.body), &one) != nil || !reflect.DeepEqual(one, want) {
 		t.Errorf("GET /localdev/routes/web: %s; want %+v", res, want)
 	}
 
@@ -1037,6 +1030,10 @@ func TestLiveCertificates(t *testing.T) {
 	name := "late-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	host := name + ".localhost"
 	liveForget(t, name)
+	// With the budget for names that are not exactly routed spent, an
+	// unrouted name gets no certificate, while an exact route always does.
+	certBudget.exhaust()
+	t.Cleanup(certBudget.reset)
 	if cert, err := leafFor(host); err == nil {
 		t.Fatalf("%s got a certificate for %v before it was routed", host, cert.DNSNames)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -38,8 +39,9 @@ var table = routes.NewTable()
 // names and apps that are down.
 type Handler struct {
 	// Routes maps names to targets. A name gets ".<domain>" added unless it
-	// already is the domain or ends in it ("app" means "app.localhost");
-	// "*.shop" matches every subdomain of shop.localhost. A target is a port
+	// already ends in the domain ("app" means "app.localhost"); "*.shop"
+	// matches every subdomain of shop.localhost. The domain itself and
+	// "*.<domain>" are reserved. A target is a port
 	// on loopback ("62893", tried on 127.0.0.1 and ::1), a loopback address
 	// ("127.0.0.1:3000", "[::1]:4000", "localhost:3000"), a Unix socket
 	// ("unix//run/app.sock"), or any of these after "https://" for an app
@@ -54,8 +56,10 @@ type Handler struct {
 
 	// Allow lists client ranges (CIDR or single addresses) let in besides
 	// loopback, and the word "unix" for clients on a Unix socket. Only the
-	// connection's peer address counts, never a forwarding header.
-	// Default: loopback only.
+	// connection's peer address counts, never a forwarding header. These
+	// clients reach only this handler's own routes (its Routes and the
+	// routes of its Dirs); other handlers' routes and admin API routes stay
+	// loopback-only. Default: loopback only.
 	Allow []string `json:"allow,omitempty"`
 
 	// Wait is how long a request is held while the app's port is closed,
@@ -67,7 +71,10 @@ type Handler struct {
 	Fallthrough bool `json:"fallthrough,omitempty"`
 
 	// Domain is the domain that short names are placed under and whose
-	// name itself serves the dashboard. Default: "localhost".
+	// name itself serves the dashboard. It may not be a public suffix
+	// ("com", "co.uk"); a domain that is not special-use (localhost, test,
+	// internal, home.arpa, example, invalid) is logged with a warning at
+	// start. Default: "localhost".
 	Domain string `json:"domain,omitempty"`
 
 	// Proxy is a reverse_proxy handler configuration (without upstreams)
@@ -79,6 +86,8 @@ type Handler struct {
 	allow      []netip.Prefix
 	allowUDS   bool
 	owner      uint64
+	configured map[string]string // full name -> target, of this configuration's routes
+	dirPaths   []string          // this handler's folders, expanded: the Origin of their routes
 	plain      caddyhttp.MiddlewareHandler
 	secure     caddyhttp.MiddlewareHandler
 	logger     *zap.Logger
@@ -114,6 +123,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	h.configured = make(map[string]string, len(configured))
+	for _, r := range configured {
+		h.configured[r.Name] = r.Target.Raw
+	}
+	h.dirPaths = h.dirPaths[:0]
+	for _, d := range h.Dirs {
+		path, err := expandHome(d)
+		if err != nil {
+			return err
+		}
+		h.dirPaths = append(h.dirPaths, path)
+	}
+	warnDomain(h.logger, h.domain)
 	if err := h.loadProxies(ctx); err != nil {
 		return err
 	}
@@ -136,6 +158,24 @@ func (h *Handler) Cleanup() error {
 		loaded.remove(h)
 	}
 	return h.stopDirs()
+}
+
+// warnedDomains holds the domains warnDomain has warned about, so that
+// each warning appears once per process, not at every reload.
+var warnedDomains sync.Map
+
+// warnDomain warns, once per process, about a domain that is not
+// special-use: other sites may have names under it (lan, github.io,
+// dev.example.com), and this Caddy answers them locally instead.
+func warnDomain(logger *zap.Logger, domain string) {
+	if routes.SpecialUse(domain) {
+		return
+	}
+	if _, seen := warnedDomains.LoadOrStore(domain, true); seen {
+		return
+	}
+	logger.Warn("domain is not a special-use domain: names under it are answered locally by localdev, also any that exist elsewhere",
+		zap.String("domain", domain))
 }
 
 func (h *Handler) domainOrDefault() string {

@@ -20,11 +20,11 @@ import (
 // as HTML for browsers and JSON for Accept: application/json.
 func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) error {
 	checker.Watch(healthWait)
-	infos := describeRoutes(h.ownRoutes(), requestOrigin(r), true)
+	infos := describeRoutes(h.ownRoutes(r), requestOrigin(r), true)
 	if wantsJSON(r) {
 		return writeJSON(w, http.StatusOK, map[string]any{"routes": infos})
 	}
-	d := pages.Dashboard{Domain: h.domain, Routes: pageRoutes(infos), Dirs: h.Dirs}
+	d := pages.Dashboard{Domain: h.domain, Routes: infos, Dirs: h.Dirs}
 	if pages.WantsHTML(r) {
 		return writePage(w, http.StatusOK, true, func(b io.Writer) error { return pages.RenderDashboard(b, d) })
 	}
@@ -37,8 +37,8 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) serveNotFound(w http.ResponseWriter, r *http.Request, host string, ours bool) error {
 	d := pages.NotFound{Host: host, Domain: h.domain}
 	if ours {
-		own := h.ownRoutes()
-		d.Routes = pageRoutes(describeRoutes(own, requestOrigin(r), false))
+		own := h.ownRoutes(r)
+		d.Routes = describeRoutes(own, requestOrigin(r), false)
 		d.Dirs = h.Dirs
 		if i := pages.Suggest(host, routeNames(own)); i >= 0 {
 			d.Suggestion = &d.Routes[i]
@@ -93,12 +93,15 @@ func (h *Handler) serveLoop(w http.ResponseWriter, r *http.Request, route *route
 	})
 }
 
-// ownRoutes returns the routes under this handler's domain.
-func (h *Handler) ownRoutes() []*routes.Route {
+// ownRoutes returns the routes under this handler's domain that it serves
+// to the request's client: all of them for loopback, only the handler's
+// own for a client of an allow range.
+func (h *Handler) ownRoutes(req *http.Request) []*routes.Route {
+	p := h.peerOf(req)
 	all := table.Routes()
 	out := make([]*routes.Route, 0, len(all))
 	for _, r := range all {
-		if routes.InDomain(strings.TrimPrefix(r.Name, "*."), h.domain) {
+		if routes.InDomain(strings.TrimPrefix(r.Name, "*."), h.domain) && h.admitsTo(p, r) {
 			out = append(out, r)
 		}
 	}

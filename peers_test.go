@@ -4,6 +4,7 @@ package localdev
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,7 +12,9 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -301,6 +304,8 @@ func (n *netnsPeer) client(addr netip.Addr) *http.Client {
 		// No keep-alives: an open socket would keep the namespace alive
 		// after `ip netns delete`.
 		DisableKeepAlives: true,
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+		ForceAttemptHTTP2: true,
 	}
 	return &http.Client{
 		Transport:     tr,
@@ -518,4 +523,208 @@ func TestPeersNetnsPickSubnets(t *testing.T) {
 	if _, _, err := netnsPickSubnets(append(used, netip.MustParsePrefix("2001:db8::/32")), 42); err == nil {
 		t.Error("picked a range although all of 2001:db8::/32 is in use")
 	}
+}
+
+// TestPeersPerBlockAdmission runs two site blocks on the same ports: block
+// A listens on the namespace's veth addresses and allows the namespace's
+// ranges; block B listens on loopback only. Both serve names under
+// localhost, and each has a configured route and a route folder; the
+// admin API adds a route too. From the namespace, through block A (over
+// HTTP and HTTPS), only A's own routes answer: B's routes and the API's
+// get 403 with their apps never contacted, the 404 page and the dashboard
+// name none of them, and a TLS handshake for them gets no certificate.
+// Loopback clients still reach every route through block B.
+func TestPeersPerBlockAdmission(t *testing.T) {
+	n := setupNetns(t)
+	certBudget.reset()
+	t.Cleanup(certBudget.reset)
+
+	type app struct {
+		name string
+		hits atomic.Int64
+		port int
+	}
+	newApp := func(name string) *app {
+		a := &app{name: name}
+		a.port = startApp(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.hits.Add(1)
+			w.Header().Set("X-App", a.name)
+			fmt.Fprintf(w, "%s", a.name)
+		}))
+		return a
+	}
+	// Names of their own each run: certificates stay in the process's cache.
+	run := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	aConf, aDir := newApp("aconf-"+run), newApp("adir-"+run)
+	bConf, bDir := newApp("bconf-"+run), newApp("bdir-"+run)
+	api := newApp("api-" + run)
+	folderA, folderB := t.TempDir(), t.TempDir()
+	liveWrite(t, filepath.Join(folderA, aDir.name), strconv.Itoa(aDir.port)+"\n")
+	liveWrite(t, filepath.Join(folderB, bDir.name), strconv.Itoa(bDir.port)+"\n")
+
+	addrs := "http://localhost:" + httpP + ", http://*.localhost:" + httpP + ", https://localhost:" + httpsP + ", https://*.localhost:" + httpsP
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	startCaddy(t, "{"+globals+"\tlog {\n\t\toutput file "+logFile+"\n\t}\n\ton_demand_tls {\n\t\tpermission localdev\n\t}\n}\n"+
+		addrs+" {\n"+
+		"\tbind "+n.hostV4.String()+" "+n.hostV6.String()+"\n"+
+		"\ttls internal {\n\t\ton_demand\n\t}\n"+
+		"\tlocaldev {\n"+
+		"\t\t"+aConf.name+" "+strconv.Itoa(aConf.port)+"\n"+
+		"\t\tdir "+folderA+"\n"+
+		"\t\tallow "+n.v4.String()+" "+n.v6.String()+"\n"+
+		"\t}\n}\n"+
+		addrs+" {\n"+
+		"\tbind 127.0.0.1 ::1\n"+
+		"\ttls internal {\n\t\ton_demand\n\t}\n"+
+		"\tlocaldev {\n"+
+		"\t\t"+bConf.name+" "+strconv.Itoa(bConf.port)+"\n"+
+		"\t\tdir "+folderB+"\n"+
+		"\t}\n}\n")
+	liveForget(t, api.name)
+	livePut(t, api.name, strconv.Itoa(api.port), http.StatusCreated)
+
+	loopback := testClient("127.0.0.1")
+	all := []*app{aConf, aDir, bConf, bDir, api}
+	for _, a := range all {
+		liveWaitServes(t, loopback, 5*time.Second, a.name+".localhost", a.name)
+		a.hits.Store(0)
+	}
+	own, foreign := []*app{aConf, aDir}, []*app{bConf, bDir, api}
+
+	// Handshakes first: a certificate in Caddy's cache would be shown to
+	// anyone who reaches the listener (certmagic checks the cache before
+	// the permission).
+	for _, ip := range []netip.Addr{n.hostV4, n.hostV6} {
+		for _, a := range foreign {
+			if names, err := n.handshake(ip, httpsPort, a.name+".localhost"); err == nil {
+				t.Errorf("namespace via %s: TLS handshake for %s.localhost got a certificate for %v; want none", ip, a.name, names)
+			}
+		}
+		for _, a := range own {
+			if names, err := n.handshake(ip, httpsPort, a.name+".localhost"); err != nil || !slices.Equal(names, []string{a.name + ".localhost"}) {
+				t.Errorf("namespace via %s: TLS handshake for its own %s.localhost: %v %v", ip, a.name, names, err)
+			}
+		}
+		if names, err := n.handshake(ip, httpsPort, "localhost"); err != nil {
+			t.Errorf("namespace via %s: TLS handshake for the index host: %v %v", ip, names, err)
+		}
+	}
+
+	for _, ip := range []netip.Addr{n.hostV4, n.hostV6} {
+		c := n.client(ip)
+		for _, scheme := range []func(host, path string) string{httpURL, httpsURL} {
+			port := httpP
+			if scheme(".", "") != httpURL(".", "") {
+				port = httpsP
+			}
+			for _, a := range own {
+				res := fetch(t, c, "GET", scheme(a.name+".localhost", "/"))
+				if res.status != http.StatusOK || res.body != a.name {
+					t.Errorf("namespace via %s: %s: %d %q, want 200 from its own block's app", ip, scheme(a.name+".localhost", "/"), res.status, res.body)
+				}
+			}
+			for _, a := range foreign {
+				for _, host := range []string{a.name + ".localhost:" + port, strings.ToUpper(a.name) + ".LocalHost:" + port, a.name + ".localhost"} {
+					// Over HTTPS the handshake names a name of block A (a
+					// handshake for a foreign name gets no certificate).
+					url := scheme(aConf.name+".localhost", "/")
+					res := fetch(t, c, "GET", url, "Host: "+host)
+					if res.status != http.StatusForbidden || strings.Contains(res.body, a.name) {
+						t.Errorf("namespace via %s: %s with Host %s: %d %q, want a 403 that names nothing", ip, url, host, res.status, res.body)
+					}
+				}
+			}
+			// The 404 page and the dashboard list only block A's routes.
+			for _, page := range []struct{ host, accept string }{
+				{"nope-" + run + ".localhost", "text/html"},
+				{"nope-" + run + ".localhost", "text/plain"},
+				{aConf.name + "x.localhost", "text/html"}, // a near miss: the suggestion is A's
+				{"localhost", "text/html"},
+				{"localhost", "application/json"},
+			} {
+				res := fetch(t, c, "GET", scheme(page.host, "/"), "Accept: "+page.accept)
+				if res.status != http.StatusOK && res.status != http.StatusNotFound {
+					t.Errorf("namespace via %s: %s (%s): status %d", ip, scheme(page.host, "/"), page.accept, res.status)
+				}
+				for _, a := range own {
+					if !strings.Contains(res.body, a.name) {
+						t.Errorf("namespace via %s: %s (%s) does not list its own block's %s", ip, scheme(page.host, "/"), page.accept, a.name)
+					}
+				}
+				for _, a := range foreign {
+					if strings.Contains(res.body, a.name) {
+						t.Errorf("namespace via %s: %s (%s) names %s, which is not its block's", ip, scheme(page.host, "/"), page.accept, a.name)
+					}
+				}
+			}
+		}
+	}
+	// A burst of denied handshakes from the namespace leaves no error in
+	// the log: denials are logged at debug.
+	var burst sync.WaitGroup
+	for i := range 200 {
+		burst.Add(1)
+		go func() {
+			defer burst.Done()
+			name := fmt.Sprintf("n%d.example.com", i)
+			if i%2 == 1 {
+				name = foreign[i%len(foreign)].name + ".localhost"
+			}
+			if names, err := n.handshake(n.hostV4, httpsPort, name); err == nil {
+				t.Errorf("namespace: TLS handshake for %s got a certificate for %v", name, names)
+			}
+		}()
+		if i%8 == 7 {
+			burst.Wait()
+		}
+	}
+	burst.Wait()
+	if n := countLines(t, logFile, `"level":"error"`); n != 0 {
+		t.Errorf("%d error lines in the log after denied handshakes from the namespace, want 0", n)
+	}
+
+	for _, a := range foreign {
+		if got := a.hits.Load(); got != 0 {
+			t.Errorf("%s was contacted %d times by the namespace", a.name, got)
+		}
+	}
+	for _, a := range own {
+		if a.hits.Load() == 0 {
+			t.Errorf("%s was never reached from the namespace", a.name)
+		}
+	}
+
+	// Loopback, through block B, still gets every route, and the
+	// dashboard lists them all.
+	for _, a := range all {
+		if res := fetch(t, loopback, "GET", httpsURL(a.name+".localhost", "/")); res.status != http.StatusOK || res.body != a.name {
+			t.Errorf("loopback %s: %d %q", httpsURL(a.name+".localhost", "/"), res.status, res.body)
+		}
+	}
+	dash := fetch(t, loopback, "GET", httpURL("localhost", "/"), "Accept: application/json")
+	for _, a := range all {
+		if !strings.Contains(dash.body, a.name) {
+			t.Errorf("loopback dashboard does not list %s", a.name)
+		}
+	}
+
+	n.cleanup()
+	n.verifyGone(t)
+}
+
+// handshake does a TLS handshake from inside the namespace with Caddy at
+// addr:port for name, and returns the names of the certificate it got.
+func (n *netnsPeer) handshake(addr netip.Addr, port int, name string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw, err := dialInNetns(ctx, "/run/netns/"+n.name, "tcp", net.JoinHostPort(addr.String(), strconv.Itoa(port)))
+	if err != nil {
+		return nil, err
+	}
+	conn := tls.Client(raw, &tls.Config{ServerName: name, InsecureSkipVerify: true})
+	defer conn.Close()
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	return conn.ConnectionState().PeerCertificates[0].DNSNames, nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/localdev/localdev/internal/pages"
 	"github.com/localdev/localdev/internal/routes"
 )
 
@@ -23,18 +22,6 @@ var checker = &routes.Checker{Table: table}
 // healthWait is how long a page or API call waits for the very first
 // health check before showing what it has.
 const healthWait = 500 * time.Millisecond
-
-// routeInfo is a route as the admin API, the dashboard's JSON and
-// `caddy localdev list` show it.
-type routeInfo struct {
-	Name     string           `json:"name"`
-	URL      string           `json:"url"`
-	Target   string           `json:"target"`
-	Source   string           `json:"source"`
-	Up       bool             `json:"up"`
-	Requests *[]pages.Request `json:"requests,omitempty"` // the dashboard's only, always there
-
-}
 
 // origin is how browsers reach a localdev site: its scheme and, when not
 // the scheme's default, its port.
@@ -159,68 +146,10 @@ func requestOrigin(r *http.Request) origin {
 }
 
 // describeRoutes turns routes into the objects users see.
-func describeRoutes(list []*routes.Route, o origin, withRequests bool) []routeInfo {
-	out := make([]routeInfo, 0, len(list))
+func describeRoutes(list []*routes.Route, o origin, withRequests bool) []routes.Info {
+	out := make([]routes.Info, 0, len(list))
 	for _, r := range list {
-		out = append(out, describeRoute(r, o, withRequests))
+		out = append(out, r.Describe(o.url, withRequests))
 	}
 	return out
-}
-
-// describeRoute turns one route into the object users see.
-func describeRoute(r *routes.Route, o origin, withRequests bool) routeInfo {
-	info := routeInfo{
-		Name:   r.Name,
-		Target: r.Target.Raw,
-		Source: string(r.Source),
-	}
-	if !r.Wildcard() {
-		info.URL = o.url(r.Name)
-	}
-	health, _ := r.Health()
-	info.Up = health == routes.HealthUp
-	if withRequests {
-		entries := inspectorEntries(r)
-		info.Requests = &entries
-	}
-	return info
-}
-
-// inspectorEntries returns a route's recorded requests, newest first.
-func inspectorEntries(r *routes.Route) []pages.Request {
-	recorded := r.Requests()
-	out := make([]pages.Request, len(recorded))
-	for i, q := range recorded {
-		out[i] = pages.Request{
-			Method:     q.Method,
-			Path:       q.Path,
-			Status:     q.Status,
-			DurationMS: float64(q.Duration.Microseconds()) / 1000,
-			Time:       q.Time,
-		}
-	}
-	return out
-}
-
-// pageRoutes converts route objects for the page templates.
-func pageRoutes(infos []routeInfo) []pages.Route {
-	out := make([]pages.Route, len(infos))
-	for i, info := range infos {
-		out[i] = pages.Route{
-			Name:     info.Name,
-			URL:      info.URL,
-			Target:   info.Target,
-			Source:   info.Source,
-			Up:       info.Up,
-			Requests: deref(info.Requests),
-		}
-	}
-	return out
-}
-
-func deref[T any](p *[]T) []T {
-	if p == nil {
-		return nil
-	}
-	return *p
 }

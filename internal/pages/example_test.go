@@ -4,20 +4,21 @@ import (
 	"os"
 
 	"github.com/localdev/localdev/internal/pages"
+	"github.com/localdev/localdev/internal/routes"
 )
 
 func ExampleRenderNotFoundText() {
-	routes := []pages.Route{
+	list := []routes.Info{
 		{Name: "app.localhost", URL: "https://app.localhost", Target: "62893", Source: "config", Up: true},
 	}
 	host := "foo.localhost"
-	names := make([]string, len(routes))
-	for i, r := range routes {
+	names := make([]string, len(list))
+	for i, r := range list {
 		names[i] = r.Name
 	}
-	d := pages.NotFound{Host: host, Domain: "localhost", Routes: routes}
+	d := pages.NotFound{Host: host, Domain: "localhost", Routes: list}
 	if i := pages.Suggest("ap.localhost", names); i >= 0 {
-		d.Suggestion = &routes[i]
+		d.Suggestion = &list[i]
 	}
 	_ = pages.RenderNotFoundText(os.Stdout, d)
 	// Output:

@@ -24,40 +24,23 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/localdev/localdev/internal/routes"
 )
-
-// Route is one route as a page shows it.
-type Route struct {
-	Name     string    // full host name, e.g. "app.localhost" or "*.shop.localhost"
-	URL      string    // as a browser reaches it, e.g. "https://app.localhost"; "" for a wildcard route (not a link)
-	Target   string    // as written: "62893", "127.0.0.1:3000", "[::1]:4000", "unix//tmp/app.sock", "https://5173"
-	Source   string    // "config", "dir" or "api"
-	Up       bool      // whether its port answered at the last background check
-	Requests []Request // newest first; may be nil
-}
-
-// Request is one entry of a route's request inspector.
-type Request struct {
-	Method     string    `json:"method"`
-	Path       string    `json:"path"`
-	Status     int       `json:"status"`
-	DurationMS float64   `json:"duration_ms"`
-	Time       time.Time `json:"time"`
-}
 
 // Dashboard is the index host's page.
 type Dashboard struct {
-	Domain string   // e.g. "localhost"
-	Routes []Route  // sorted by name
-	Dirs   []string // route folders, as configured (may be empty)
+	Domain string        // e.g. "localhost"
+	Routes []routes.Info // sorted by name
+	Dirs   []string      // route folders, as configured (may be empty)
 }
 
 // NotFound is the page for a host with no route.
 type NotFound struct {
-	Host       string  // the requested (normalised) host name
-	Domain     string  // e.g. "localhost"
-	Suggestion *Route  // closest route name, or nil
-	Routes     []Route // nil when the route list must not be shown (foreign Host: DNS rebinding defence)
+	Host       string        // the requested (normalised) host name
+	Domain     string        // e.g. "localhost"
+	Suggestion *routes.Info  // closest route name, or nil
+	Routes     []routes.Info // nil when the route list must not be shown (foreign Host: DNS rebinding defence)
 	Dirs       []string
 }
 
@@ -191,10 +174,10 @@ func render(w io.Writer, t *template.Template, data any) error {
 // dashboardView is what dashboard.html sees.
 type dashboardView struct {
 	Dashboard
-	Rows   []Route // at most MaxDashboardRows
-	More   int     // routes not rendered
-	Up     int     // routes whose port answered
-	Filter bool    // show the filter box
+	Rows   []routes.Info // at most MaxDashboardRows
+	More   int           // routes not rendered
+	Up     int           // routes whose port answered
+	Filter bool          // show the filter box
 	Howto  howto
 }
 
@@ -378,7 +361,7 @@ func writeString(w io.Writer, s string) error {
 	return err
 }
 
-func writeRoutesText(b *strings.Builder, routes []Route) {
+func writeRoutesText(b *strings.Builder, routes []routes.Info) {
 	width := 0
 	for _, r := range routes {
 		width = max(width, len(clean(r.Name)))
@@ -404,7 +387,7 @@ func writeHowtoText(b *strings.Builder, h howto) {
 	fmt.Fprintf(b, "  command:     caddy localdev run %s -- npm run dev\n", clean(h.Name))
 }
 
-func countUp(routes []Route) int {
+func countUp(routes []routes.Info) int {
 	n := 0
 	for _, r := range routes {
 		if r.Up {

@@ -11,14 +11,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/localdev/localdev/internal/routes"
 )
 
 // sampleRoutes returns n routes with reqs requests each.
-func sampleRoutes(n, reqs int) []Route {
+func sampleRoutes(n, reqs int) []routes.Info {
 	now := time.Now()
-	routes := make([]Route, n)
-	for i := range routes {
-		r := Route{
+	rs := make([]routes.Info, n)
+	for i := range rs {
+		r := routes.Info{
 			Name:   fmt.Sprintf("app-%02d.localhost", i),
 			URL:    fmt.Sprintf("https://app-%02d.localhost", i),
 			Target: fmt.Sprint(50000 + i),
@@ -26,7 +28,7 @@ func sampleRoutes(n, reqs int) []Route {
 			Up:     i%4 != 0,
 		}
 		for j := range reqs {
-			r.Requests = append(r.Requests, Request{
+			r.Requests = append(r.Requests, routes.RequestInfo{
 				Method:     "GET",
 				Path:       fmt.Sprintf("/api/items/%d?page=%d", j, i),
 				Status:     []int{200, 304, 404, 500}[j%4],
@@ -34,16 +36,16 @@ func sampleRoutes(n, reqs int) []Route {
 				Time:       now.Add(-time.Duration(j) * time.Second),
 			})
 		}
-		routes[i] = r
+		rs[i] = r
 	}
-	return routes
+	return rs
 }
 
-func basicRoutes() []Route {
+func basicRoutes() []routes.Info {
 	now := time.Now()
-	return []Route{
+	return []routes.Info{
 		{Name: "app.localhost", URL: "https://app.localhost", Target: "62893", Source: "config", Up: true,
-			Requests: []Request{{Method: "POST", Path: "/login", Status: 302, DurationMS: 12.5, Time: now.Add(-3 * time.Second)}}},
+			Requests: []routes.RequestInfo{{Method: "POST", Path: "/login", Status: 302, DurationMS: 12.5, Time: now.Add(-3 * time.Second)}}},
 		{Name: "docs.localhost", URL: "https://docs.localhost", Target: "[::1]:4000", Source: "dir"},
 		{Name: "*.shop.localhost", Target: "unix//tmp/shop.sock", Source: "api", Up: true},
 	}
@@ -74,7 +76,7 @@ func checkHTML(t *testing.T, page string) {
 		}
 	}
 	if m := regexp.MustCompile(`(?i)(src|href)="(https?:)?//`).FindString(page); m != "" && !strings.Contains(m, "localhost") {
-		// Links to routes are fine; nothing may load from elsewhere.
+		// Links to rs are fine; nothing may load from elsewhere.
 		if regexp.MustCompile(`(?i)src="`).MatchString(m) {
 			t.Errorf("page loads an external resource: %s", m)
 		}
@@ -85,7 +87,7 @@ func checkHTML(t *testing.T, page string) {
 }
 
 func TestRender(t *testing.T) {
-	routes := basicRoutes()
+	rs := basicRoutes()
 	tests := []struct {
 		name   string
 		html   bool
@@ -94,7 +96,7 @@ func TestRender(t *testing.T) {
 		not    []string
 	}{
 		{"dashboard", true, func(w io.Writer) error {
-			return RenderDashboard(w, Dashboard{Domain: "localhost", Routes: routes, Dirs: []string{"~/.config/localdev/routes"}})
+			return RenderDashboard(w, Dashboard{Domain: "localhost", Routes: rs, Dirs: []string{"~/.config/localdev/routes"}})
 		}, []string{
 			`data-route="app.localhost"`, `href="https://app.localhost"`, "62893", "[::1]:4000", "unix//tmp/shop.sock",
 			"*.shop.localhost", "configuration", "folder", "API", `data-up="true"`, `data-up="false"`,
@@ -105,23 +107,23 @@ func TestRender(t *testing.T) {
 			return RenderDashboard(w, Dashboard{Domain: "localhost"})
 		}, []string{"No routes yet", "app 5173", "echo 5173 &gt; ~/.config/localdev/routes/app", "caddy localdev run app -- npm run dev", "dir ~/.config/localdev/routes"}, nil},
 		{"dashboard text", false, func(w io.Writer) error {
-			return RenderDashboardText(w, Dashboard{Domain: "localhost", Routes: routes})
+			return RenderDashboardText(w, Dashboard{Domain: "localhost", Routes: rs})
 		}, []string{"3 routes, 2 up", "app.localhost", "-> 62893", "docs.localhost", "(down)"}, nil},
 		{"dashboard text empty", false, func(w io.Writer) error {
 			return RenderDashboardText(w, Dashboard{Domain: "localhost", Dirs: []string{"/srv/routes/"}})
 		}, []string{"no routes yet", "localdev { app 5173 }", "echo 5173 > /srv/routes/app\n", "caddy localdev run app"}, nil},
 		{"not found", true, func(w io.Writer) error {
-			return RenderNotFound(w, NotFound{Host: "ap.localhost", Domain: "localhost", Suggestion: &routes[0], Routes: routes, Dirs: []string{"/srv/routes"}})
+			return RenderNotFound(w, NotFound{Host: "ap.localhost", Domain: "localhost", Suggestion: &rs[0], Routes: rs, Dirs: []string{"/srv/routes"}})
 		}, []string{"No app named", "ap.localhost", "Did you mean", `<a href="https://app.localhost">app.localhost</a>`,
 			"docs.localhost", "[::1]:4000", "echo 5173 &gt; /srv/routes/ap", "caddy localdev run ap --"}, nil},
 		{"not found no routes", true, func(w io.Writer) error {
-			return RenderNotFound(w, NotFound{Host: "foo.localhost", Domain: "localhost", Routes: []Route{}})
+			return RenderNotFound(w, NotFound{Host: "foo.localhost", Domain: "localhost", Routes: []routes.Info{}})
 		}, []string{"No app named", "foo.localhost", "no routes yet", "foo 5173"}, []string{"Did you mean"}},
 		{"not found text", false, func(w io.Writer) error {
-			return RenderNotFoundText(w, NotFound{Host: "ap.localhost", Domain: "localhost", Suggestion: &routes[0], Routes: routes})
+			return RenderNotFoundText(w, NotFound{Host: "ap.localhost", Domain: "localhost", Suggestion: &rs[0], Routes: rs})
 		}, []string{"localdev: no app named ap.localhost\n", "did you mean app.localhost? https://app.localhost\n", "routes:\n", "docs.localhost", "-> [::1]:4000"}, nil},
 		{"not found text wildcard suggestion", false, func(w io.Writer) error {
-			return RenderNotFoundText(w, NotFound{Host: "x.shpo.localhost", Domain: "localhost", Suggestion: &routes[2], Routes: routes})
+			return RenderNotFoundText(w, NotFound{Host: "x.shpo.localhost", Domain: "localhost", Suggestion: &rs[2], Routes: rs})
 		}, []string{"did you mean *.shop.localhost?\n"}, nil},
 		{"app down", true, func(w io.Writer) error {
 			return RenderAppDown(w, AppDown{Name: "app.localhost", Target: "62893", Port: "62893", Waited: 10 * time.Second, Error: "connection refused"})
@@ -206,11 +208,11 @@ const (
 
 func TestMarkupInjection(t *testing.T) {
 	now := time.Now()
-	evil := []Route{
+	evil := []routes.Info{
 		{Name: evilScript, URL: evilURL, Target: evilAttr, Source: evilScript, Up: true,
-			Requests: []Request{{Method: evilAttr, Path: evilScript, Status: 200, Time: now}}},
+			Requests: []routes.RequestInfo{{Method: evilAttr, Path: evilScript, Status: 200, Time: now}}},
 		{Name: evilAttr, URL: "JaVaScRiPt:alert(1)", Target: evilScript, Source: evilAttr,
-			Requests: []Request{{Method: evilScript, Path: evilAttr + evilURL, Status: 500, Time: now}}},
+			Requests: []routes.RequestInfo{{Method: evilScript, Path: evilAttr + evilURL, Status: 500, Time: now}}},
 		{Name: "x.localhost", URL: " javascript:alert(1)", Target: evilURL, Source: "api"},
 	}
 	pages := map[string]renderFunc{
@@ -278,7 +280,7 @@ func TestMarkupInjection(t *testing.T) {
 }
 
 func TestNotFoundForeignHostShowsNoRoutes(t *testing.T) {
-	secret := []Route{
+	secret := []routes.Info{
 		{Name: "secret-app.localhost", URL: "https://secret-app.localhost", Target: "62893", Source: "config", Up: true},
 		{Name: "internal-api.localhost", URL: "https://internal-api.localhost", Target: "127.0.0.1:3000", Source: "dir"},
 	}
@@ -308,21 +310,21 @@ func TestNotFoundForeignHostShowsNoRoutes(t *testing.T) {
 }
 
 func TestSize(t *testing.T) {
-	routes := sampleRoutes(50, 10)
-	for i := range routes {
-		routes[i].Name = fmt.Sprintf("some-longer-app-name-%02d.localhost", i)
-		routes[i].URL = "https://" + routes[i].Name
+	rs := sampleRoutes(50, 10)
+	for i := range rs {
+		rs[i].Name = fmt.Sprintf("some-longer-app-name-%02d.localhost", i)
+		rs[i].URL = "https://" + rs[i].Name
 	}
 	pages := map[string]renderFunc{
 		"dashboard": func(w io.Writer) error {
-			return RenderDashboard(w, Dashboard{Domain: "localhost", Routes: routes, Dirs: []string{"~/.config/localdev/routes"}})
+			return RenderDashboard(w, Dashboard{Domain: "localhost", Routes: rs, Dirs: []string{"~/.config/localdev/routes"}})
 		},
-		"dashboard text": func(w io.Writer) error { return RenderDashboardText(w, Dashboard{Domain: "localhost", Routes: routes}) },
+		"dashboard text": func(w io.Writer) error { return RenderDashboardText(w, Dashboard{Domain: "localhost", Routes: rs}) },
 		"not found": func(w io.Writer) error {
-			return RenderNotFound(w, NotFound{Host: "x.localhost", Domain: "localhost", Suggestion: &routes[0], Routes: routes})
+			return RenderNotFound(w, NotFound{Host: "x.localhost", Domain: "localhost", Suggestion: &rs[0], Routes: rs})
 		},
 		"not found text": func(w io.Writer) error {
-			return RenderNotFoundText(w, NotFound{Host: "x.localhost", Domain: "localhost", Suggestion: &routes[0], Routes: routes})
+			return RenderNotFoundText(w, NotFound{Host: "x.localhost", Domain: "localhost", Suggestion: &rs[0], Routes: rs})
 		},
 		"app down": func(w io.Writer) error { return RenderAppDown(w, AppDown{Name: "a.localhost", Target: "1", Port: "1"}) },
 		"loop":     func(w io.Writer) error { return RenderLoop(w, Loop{Name: "a.localhost", Target: "443"}) },
@@ -501,17 +503,17 @@ func TestWritePreview(t *testing.T) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	routes := append(basicRoutes(), sampleRoutes(9, 6)...)
+	rs := append(basicRoutes(), sampleRoutes(9, 6)...)
 	pages := map[string]renderFunc{
 		"dashboard": func(w io.Writer) error {
-			return RenderDashboard(w, Dashboard{Domain: "localhost", Routes: routes, Dirs: []string{"~/.config/localdev/routes"}})
+			return RenderDashboard(w, Dashboard{Domain: "localhost", Routes: rs, Dirs: []string{"~/.config/localdev/routes"}})
 		},
 		"dashboard-small": func(w io.Writer) error {
 			return RenderDashboard(w, Dashboard{Domain: "localhost", Routes: basicRoutes(), Dirs: []string{"~/.config/localdev/routes"}})
 		},
 		"dashboard-empty": func(w io.Writer) error { return RenderDashboard(w, Dashboard{Domain: "localhost"}) },
 		"notfound": func(w io.Writer) error {
-			return RenderNotFound(w, NotFound{Host: "ap.localhost", Domain: "localhost", Suggestion: &routes[0], Routes: basicRoutes(), Dirs: []string{"~/.config/localdev/routes"}})
+			return RenderNotFound(w, NotFound{Host: "ap.localhost", Domain: "localhost", Suggestion: &rs[0], Routes: basicRoutes(), Dirs: []string{"~/.config/localdev/routes"}})
 		},
 		"notfound-foreign": func(w io.Writer) error { return RenderNotFound(w, NotFound{Host: "evil.example", Domain: "localhost"}) },
 		"appdown": func(w io.Writer) error {

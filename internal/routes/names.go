@@ -4,10 +4,12 @@
 package routes
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
 )
 
 // DefaultDomain is the domain names live under unless configured otherwise.
@@ -17,7 +19,9 @@ const DefaultDomain = "localhost"
 const maxNameLength = 253
 
 // NormalizeDomain returns domain in the form names are compared in:
-// lowercase punycode, without a leading or trailing dot.
+// lowercase punycode, without a leading or trailing dot. A public suffix
+// of the Public Suffix List's ICANN section ("com", "co.uk", "dev") is an
+// error: names under it belong to everyone else on the Internet.
 func NormalizeDomain(domain string) (string, error) {
 	d := strings.TrimSuffix(strings.TrimPrefix(domain, "."), ".")
 	if d == "" {
@@ -30,7 +34,28 @@ func NormalizeDomain(domain string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("domain %q: %v", domain, err)
 	}
+	if suffix, icann := publicsuffix.PublicSuffix(ascii); icann && suffix == ascii && !SpecialUse(ascii) {
+		return "", fmt.Errorf("domain %q is a public suffix: its names belong to sites on the Internet, and localdev would answer them locally; use localhost, test or a domain you own", domain)
+	}
 	return ascii, nil
+}
+
+// specialUse are the special-use domains (RFC 6761, RFC 8375, ICANN's
+// "internal") that no public site can have: names under them are local by
+// definition.
+var specialUse = []string{"localhost", "test", "internal", "home.arpa", "example", "invalid"}
+
+// SpecialUse reports whether a normalised domain is, or is under, a
+// special-use domain (localhost, test, internal, home.arpa, example,
+// invalid). Any other domain may also name sites elsewhere, which localdev
+// then answers locally.
+func SpecialUse(domain string) bool {
+	for _, s := range specialUse {
+		if InDomain(domain, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // NormalizeName turns a route name as a user writes it into its full form
@@ -57,6 +82,9 @@ func NormalizeName(name, domain string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("route name %q: %v", raw, err)
 	}
+	if full == domain {
+		return "", reservedError(raw, domain, wildcard)
+	}
 	if wildcard {
 		full = "*." + full
 	}
@@ -64,6 +92,19 @@ func NormalizeName(name, domain string) (string, error) {
 		return "", fmt.Errorf("route name %q is longer than %d characters", raw, maxNameLength)
 	}
 	return full, nil
+}
+
+// ErrReserved is the error of a route name that may not be routed: a
+// domain's index host, or the wildcard that would capture the domain.
+var ErrReserved = errors.New("reserved")
+
+// reservedError explains why a route may not be named domain or
+// *.domain.
+func reservedError(raw, domain string, wildcard bool) error {
+	if wildcard {
+		return fmt.Errorf("route name %q is %w: *.%s would capture every name under the domain", raw, ErrReserved, domain)
+	}
+	return fmt.Errorf("route name %q is %w: %s itself is the index host, which shows the dashboard", raw, ErrReserved, domain)
 }
 
 // underDomain places an ASCII name under domain, or says why it cannot.

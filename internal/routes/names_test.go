@@ -1,8 +1,11 @@
 package routes
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 func TestNormalizeName(t *testing.T) {
@@ -12,7 +15,14 @@ func TestNormalizeName(t *testing.T) {
 		{name: "app", domain: "localhost", want: "app.localhost"},
 		{name: "App", domain: "localhost", want: "app.localhost"},
 		{name: "docs.localhost", domain: "localhost", want: "docs.localhost"},
-		{name: "localhost", domain: "localhost", want: "localhost"},
+		{name: "localhost", domain: "localhost", err: `route name "localhost" is reserved: localhost itself is the index host`},
+		{name: "LocalHost.", domain: "localhost", err: `route name "LocalHost." is reserved: localhost itself is the index host`},
+		{name: "*.localhost", domain: "localhost", err: `route name "*.localhost" is reserved: *.localhost would capture every name under the domain`},
+		{name: "*.localhost.", domain: "localhost", err: `route name "*.localhost." is reserved: *.localhost would capture every name`},
+		{name: "dev.test", domain: "dev.test", err: `route name "dev.test" is reserved: dev.test itself is the index host`},
+		{name: "*.dev.test", domain: "dev.test", err: `route name "*.dev.test" is reserved: *.dev.test would capture`},
+		{name: "*.dev", domain: "test", want: "*.dev.test"},
+		{name: "localhost", domain: "test", want: "localhost.test"},
 		{name: "*.shop", domain: "localhost", want: "*.shop.localhost"},
 		{name: "*.shop.localhost", domain: "localhost", want: "*.shop.localhost"},
 		{name: "app.localhost.", domain: "localhost", want: "app.localhost"},
@@ -52,6 +62,33 @@ func TestNormalizeDomain(t *testing.T) {
 	for _, bad := range []string{"", ".", "*.localhost", "a b"} {
 		if _, err := NormalizeDomain(bad); err == nil || !strings.Contains(err.Error(), "domain") {
 			t.Errorf("NormalizeDomain(%q) error = %v, want one naming the domain", bad, err)
+		}
+	}
+}
+
+// TestDomainPublicSuffix checks that a public suffix of the list's ICANN
+// section is refused with a message naming it, and which other domains
+// are special-use (no warning) or not (a warning at start).
+func TestDomainPublicSuffix(t *testing.T) {
+	for _, bad := range []string{"com", "COM.", "co.uk", "dev", "app", "io", "uk", "arpa", "xn--p1ai"} {
+		_, err := NormalizeDomain(bad)
+		if err == nil || !strings.Contains(err.Error(), "domain "+strconv.Quote(bad)+" is a public suffix") {
+			t.Errorf("NormalizeDomain(%q) error = %v, want it refused as a public suffix", bad, err)
+		}
+	}
+	for d, special := range map[string]bool{
+		"localhost": true, "dev.localhost": true, "test": true, "app.test": true,
+		"internal": true, "home.arpa": true, "example": true, "invalid": true,
+		"lan": false, "local": false, "github.io": false, "dev.example.com": false,
+		"corp.example.co.uk": false, "localhost.com": false,
+	} {
+		got, err := NormalizeDomain(d)
+		if err != nil {
+			t.Errorf("NormalizeDomain(%q): %v, want it allowed", d, err)
+			continue
+		}
+		if SpecialUse(got) != special {
+			t.Errorf("SpecialUse(%q) = %v, want %v", got, !special, special)
 		}
 	}
 }
@@ -130,7 +167,7 @@ func FuzzNormalizeHost(f *testing.F) {
 // FuzzNormalizeName checks that accepted names are under the domain and
 // normalise to themselves.
 func FuzzNormalizeName(f *testing.F) {
-	for _, s := range []string{"app", "*.shop", "docs.localhost", "github.com", "Bücher", "*", "a..b", "x-"} {
+	for _, s := range []string{"app", "*.shop", "docs.localhost", "github.com", "Bücher", "*", "a..b", "x-", "localhost", "*.localhost.", "LOCALHOST"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
@@ -138,11 +175,35 @@ func FuzzNormalizeName(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if full == DefaultDomain || full == "*."+DefaultDomain {
+			t.Fatalf("NormalizeName(%q) = %q: a reserved name", name, full)
+		}
 		if !InDomain(strings.TrimPrefix(full, "*."), DefaultDomain) {
 			t.Fatalf("NormalizeName(%q) = %q: not under the domain", name, full)
 		}
 		if again, err := NormalizeName(full, DefaultDomain); err != nil || again != full {
 			t.Fatalf("NormalizeName not idempotent: %q -> %q -> %q, %v", name, full, again, err)
+		}
+	})
+}
+
+// FuzzNormalizeDomain checks that an accepted domain is never a public
+// suffix of the ICANN section (special-use domains aside) and normalises
+// to itself.
+func FuzzNormalizeDomain(f *testing.F) {
+	for _, s := range []string{"localhost", "test", "com", "co.uk", "home.arpa", "github.io", "dev.example.com", "Bücher.test", "*.x", ".lan."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, domain string) {
+		d, err := NormalizeDomain(domain)
+		if err != nil {
+			return
+		}
+		if suffix, icann := publicsuffix.PublicSuffix(d); icann && suffix == d && !SpecialUse(d) {
+			t.Fatalf("NormalizeDomain(%q) = %q: a public suffix", domain, d)
+		}
+		if again, err := NormalizeDomain(d); err != nil || again != d {
+			t.Fatalf("NormalizeDomain not idempotent: %q -> %q -> %q, %v", domain, d, again, err)
 		}
 	})
 }

@@ -39,6 +39,13 @@ type Route struct {
 	Source Source
 	// Origin says more about the source: the folder of a folder route.
 	Origin string
+	// Owner is the token of whoever put an API route, if they gave one:
+	// a conditional delete names it (see Condition).
+	Owner string
+	// Config is the ID of the configuration that set a configured route
+	// (AddConfig's answer), 0 for other sources. Admission per block uses
+	// it: an allowed range reaches only its own block's routes.
+	Config uint64
 
 	live *liveState
 }

@@ -20,6 +20,36 @@ var (
 	ErrExists     = errors.New("the name already has a route")
 )
 
+// ConflictError is a change the table refused because of the route that
+// holds the name now. It unwraps to one of ErrConfigured, ErrClaimed,
+// ErrExists or ErrMoved.
+type ConflictError struct {
+	Name   string
+	Reason error  // ErrConfigured, ErrClaimed, ErrExists or ErrMoved
+	Holder *Route // the route in effect for Name; nil for ErrConfigured
+	Detail string // what the caller asked for that no longer holds, if anything
+}
+
+func (e *ConflictError) Error() string {
+	msg := e.Name + ": " + e.Reason.Error()
+	switch {
+	case e.Holder != nil && e.Detail != "":
+		return fmt.Sprintf("%s (%s to %s, %s)", msg, describe(e.Holder), e.Holder.Target.Raw, e.Detail)
+	case e.Holder != nil:
+		return fmt.Sprintf("%s (%s to %s)", msg, describe(e.Holder), e.Holder.Target.Raw)
+	}
+	return msg
+}
+
+func (e *ConflictError) Unwrap() error { return e.Reason }
+
+// Condition limits a Delete to a route that still is what the caller
+// put: its target and its owner token, each if not empty.
+type Condition struct {
+	Target string
+	Owner  string
+}
+
 // Table is the process's route table. Reads take no lock: they load an
 // immutable snapshot that writers replace whole (copy-on-write).
 type Table struct {
@@ -81,14 +111,16 @@ func (t *Table) Routes() []*Route { return t.current.Load().list }
 func (t *Table) Len() int { return len(t.current.Load().list) }
 
 // AddConfig adds one configuration's routes and returns its owner ID,
-// which RemoveConfig takes. A later configuration's routes win over an
-// earlier one's, and every configuration wins over the folder and the API.
+// which RemoveConfig takes and which it sets as each route's Config. A
+// later configuration's routes win over an earlier one's, and every
+// configuration wins over the folder and the API.
 func (t *Table) AddConfig(routes []*Route) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.owners++
 	set := make(map[string]*Route, len(routes))
 	for _, r := range routes {
+		r.Config = t.owners
 		r.inherit(t.effective(r.Name))
 		set[r.Name] = r
 	}
@@ -116,14 +148,14 @@ func (t *Table) Put(r *Route, replace bool) (created bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.configured(r.Name) {
-		return false, fmt.Errorf("%s: %w", r.Name, ErrConfigured)
+		return false, &ConflictError{Name: r.Name, Reason: ErrConfigured}
 	}
 	old := t.runtime[r.Name]
 	if old != nil && !replace {
-		return false, fmt.Errorf("%s: %w (%s to %s)", r.Name, ErrExists, describe(old), old.Target.Raw)
+		return false, &ConflictError{Name: r.Name, Reason: ErrExists, Holder: old}
 	}
 	if old != nil && (old.Source != r.Source || old.Origin != r.Origin) {
-		return false, fmt.Errorf("%s: %w (%s)", r.Name, ErrClaimed, describe(old))
+		return false, &ConflictError{Name: r.Name, Reason: ErrClaimed, Holder: old}
 	}
 	r.inherit(old)
 	t.runtime[r.Name] = r
@@ -131,21 +163,24 @@ func (t *Table) Put(r *Route, replace bool) (created bool, err error) {
 	return old == nil, nil
 }
 
-// Delete removes a runtime route of the given source. With ifTarget set,
-// it removes the route only while it still points there (ErrMoved if not).
-func (t *Table) Delete(name string, source Source, ifTarget string) (*Route, error) {
+// Delete removes a runtime route of the given source, only while it still
+// meets cond (ErrMoved if not): so that one `caddy localdev run` never
+// removes the route of another that replaced it.
+func (t *Table) Delete(name string, source Source, cond Condition) (*Route, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := t.runtime[name]
 	switch {
 	case old == nil && t.configured(name):
-		return nil, fmt.Errorf("%s: %w", name, ErrConfigured)
+		return nil, &ConflictError{Name: name, Reason: ErrConfigured}
 	case old == nil:
 		return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
 	case old.Source != source:
-		return nil, fmt.Errorf("%s: %w (%s)", name, ErrClaimed, describe(old))
-	case ifTarget != "" && old.Target.Raw != ifTarget:
-		return nil, fmt.Errorf("%s: %w (%s, not %s)", name, ErrMoved, old.Target.Raw, ifTarget)
+		return nil, &ConflictError{Name: name, Reason: ErrClaimed, Holder: old}
+	case cond.Target != "" && old.Target.Raw != cond.Target:
+		return nil, &ConflictError{Name: name, Reason: ErrMoved, Holder: old, Detail: "not " + cond.Target}
+	case cond.Owner != "" && old.Owner != cond.Owner:
+		return nil, &ConflictError{Name: name, Reason: ErrMoved, Holder: old, Detail: "put by another owner"}
 	}
 	delete(t.runtime, name)
 	t.publishName(name)

@@ -68,6 +68,9 @@ func TestConfigWinsAndNewestConfigWins(t *testing.T) {
 	if got := tb.Lookup("app.localhost").Target.Raw; got != "2003" {
 		t.Fatalf("newest configuration should win, got %s", got)
 	}
+	if got := tb.Lookup("app.localhost").Config; got != newer || newer == old || old == 0 {
+		t.Fatalf("the configured route's owner is %d, want the newest configuration's %d (the old one is %d)", got, newer, old)
+	}
 	tb.RemoveConfig(old)
 	if got := tb.Lookup("app.localhost").Target.Raw; got != "2003" {
 		t.Fatalf("removing the old configuration changed the route to %s", got)
@@ -75,7 +78,7 @@ func TestConfigWinsAndNewestConfigWins(t *testing.T) {
 	if _, err := tb.Put(route(t, "app", "2004", SourceAPI), true); !errors.Is(err, ErrConfigured) {
 		t.Fatalf("API put over a configured name: %v, want ErrConfigured", err)
 	}
-	if _, err := tb.Delete("app.localhost", SourceAPI, ""); err != nil {
+	if _, err := tb.Delete("app.localhost", SourceAPI, Condition{}); err != nil {
 		t.Fatalf("deleting the shadowed API route: %v", err)
 	}
 	tb.RemoveConfig(newer)
@@ -94,7 +97,7 @@ func TestRuntimeSourcesConflict(t *testing.T) {
 	if _, err := tb.Put(route(t, "web", "3002", SourceAPI), true); !errors.Is(err, ErrClaimed) {
 		t.Fatalf("API put over a folder route: %v, want ErrClaimed", err)
 	}
-	if _, err := tb.Delete("web.localhost", SourceAPI, ""); !errors.Is(err, ErrClaimed) {
+	if _, err := tb.Delete("web.localhost", SourceAPI, Condition{}); !errors.Is(err, ErrClaimed) {
 		t.Fatalf("API delete of a folder route: %v, want ErrClaimed", err)
 	}
 	if _, err := tb.Put(route(t, "api", "3003", SourceAPI), false); err != nil {
@@ -106,13 +109,13 @@ func TestRuntimeSourcesConflict(t *testing.T) {
 	if created, err := tb.Put(route(t, "api", "3004", SourceAPI), true); err != nil || created {
 		t.Fatalf("replace: created=%v err=%v", created, err)
 	}
-	if _, err := tb.Delete("api.localhost", SourceAPI, "3003"); !errors.Is(err, ErrMoved) {
+	if _, err := tb.Delete("api.localhost", SourceAPI, Condition{Target: "3003"}); !errors.Is(err, ErrMoved) {
 		t.Fatalf("conditional delete of a moved route: %v, want ErrMoved", err)
 	}
-	if _, err := tb.Delete("api.localhost", SourceAPI, "3004"); err != nil {
+	if _, err := tb.Delete("api.localhost", SourceAPI, Condition{Target: "3004"}); err != nil {
 		t.Fatalf("conditional delete: %v", err)
 	}
-	if _, err := tb.Delete("api.localhost", SourceAPI, ""); !errors.Is(err, ErrNotFound) {
+	if _, err := tb.Delete("api.localhost", SourceAPI, Condition{}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("delete of a missing route: %v, want ErrNotFound", err)
 	}
 }
@@ -210,7 +213,7 @@ func TestConcurrentWriters(t *testing.T) {
 					return
 				}
 				if i%3 == 0 {
-					_, _ = tb.Delete(r.Name, SourceAPI, "")
+					_, _ = tb.Delete(r.Name, SourceAPI, Condition{})
 				}
 			}
 		}()
@@ -348,4 +351,32 @@ func mostSpecific(host string, names []string) string {
 		}
 	}
 	return best
+}
+
+// TestDeleteCondition: a conditional delete removes a route only while it
+// still has the target and owner asked for, and the refusal says who
+// holds the name.
+func TestDeleteCondition(t *testing.T) {
+	tb := NewTable()
+	first := route(t, "web", "5000", SourceAPI)
+	first.Owner = "first"
+	if _, err := tb.Put(first, true); err != nil {
+		t.Fatal(err)
+	}
+	second := route(t, "web", "5000", SourceAPI)
+	second.Owner = "second"
+	if _, err := tb.Put(second, true); err != nil {
+		t.Fatal(err)
+	}
+	_, err := tb.Delete("web.localhost", SourceAPI, Condition{Target: "5000", Owner: "first"})
+	var c *ConflictError
+	if !errors.As(err, &c) || !errors.Is(err, ErrMoved) || c.Holder != second {
+		t.Fatalf("delete by the replaced owner: %v; want ErrMoved held by the second", err)
+	}
+	if tb.Get("web.localhost") != second {
+		t.Fatal("the second owner's route is gone")
+	}
+	if _, err := tb.Delete("web.localhost", SourceAPI, Condition{Owner: "second"}); err != nil {
+		t.Fatalf("delete by the owner: %v", err)
+	}
 }

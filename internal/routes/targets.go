@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Target is where a route sends requests: always this machine.
@@ -36,6 +37,12 @@ func (t Target) BothFamilies() bool { return len(t.Dials) == 2 }
 // ("unix//path/app.sock"), any of them after "https://". Anything that is
 // not this machine is an error: localdev is never an open proxy.
 func ParseTarget(raw string) (Target, error) {
+	if i, r := unsafeRune(raw); i >= 0 {
+		if r == utf8.RuneError {
+			return Target{}, fmt.Errorf("target %q is not valid UTF-8 (at byte %d)", raw, i)
+		}
+		return Target{}, fmt.Errorf("target %q has the character %U at byte %d: control characters and bidirectional overrides are not allowed", raw, r, i)
+	}
 	t := Target{Raw: raw}
 	rest := raw
 	if scheme, after, ok := strings.Cut(raw, "://"); ok {
@@ -60,6 +67,29 @@ func ParseTarget(raw string) (Target, error) {
 		return Target{}, fmt.Errorf("target %q: %v", raw, err)
 	}
 	return hostPortTarget(t, rest)
+}
+
+// unsafeRune finds the first rune of s that would change how a terminal
+// or a page shows the text around it: C0 and C1 control characters, DEL,
+// the bidirectional embeddings, overrides and isolates, and the directional
+// marks; and bytes that are not UTF-8 (as utf8.RuneError). It returns -1
+// when there is none.
+func unsafeRune(s string) (int, rune) {
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				return i, r
+			}
+		case r < 0x20, r >= 0x7f && r <= 0x9f:
+			return i, r
+		case r == 0x061c, r == 0x200e, r == 0x200f: // ALM, LRM, RLM
+			return i, r
+		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069: // LRE…RLO, LRI…PDI
+			return i, r
+		}
+	}
+	return -1, 0
 }
 
 func unixTarget(t Target, path string) (Target, error) {

@@ -62,7 +62,14 @@ func TestParseTargetRefusesOtherMachines(t *testing.T) {
 		{"unix/relative.sock", "absolute path"},
 		{"unix//", "absolute path"},
 		{"unix//tmp/{http.request.uri.query.s}", `the character '{'`},
-		{"unix//tmp/a\nb", `the character '\n'`},
+		{"unix//tmp/a\nb", `has the character U+000A at byte 11: control characters`},
+		{"3000\x1b[2J", `"3000\x1b[2J" has the character U+001B at byte 4`},
+		{"\u202e0003", `has the character U+202E at byte 0: control characters and bidirectional overrides are not allowed`},
+		{"unix//tmp/\u2066x", "U+2066"},
+		{"unix//tmp/\u200fx", "U+200F"},
+		{"unix//tmp/a\u0085b", "U+0085"},
+		{"unix//tmp/a\x7fb", "U+007F"},
+		{"unix//tmp/a\xffb", `is not valid UTF-8 (at byte 11)`},
 	} {
 		_, err := ParseTarget(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -73,7 +80,7 @@ func TestParseTargetRefusesOtherMachines(t *testing.T) {
 
 // FuzzParseTarget checks that every accepted target dials only this machine.
 func FuzzParseTarget(f *testing.F) {
-	for _, s := range []string{"62893", "127.0.0.1:3000", "[::1]:4000", "localhost:1", "unix//a", "https://5173", "github.com:443", "[::ffff:10.0.0.1]:80", "0x7f.1:80"} {
+	for _, s := range []string{"62893", "127.0.0.1:3000", "[::1]:4000", "localhost:1", "unix//a", "https://5173", "github.com:443", "[::ffff:10.0.0.1]:80", "0x7f.1:80", "unix//a\u202eb", "unix//\xff"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -83,6 +90,9 @@ func FuzzParseTarget(f *testing.F) {
 		}
 		if len(tgt.Dials) == 0 {
 			t.Fatalf("ParseTarget(%q) has no dial address", raw)
+		}
+		if i, r := unsafeRune(raw); i >= 0 {
+			t.Fatalf("ParseTarget(%q) accepted the character %U", raw, r)
 		}
 		for _, d := range tgt.Dials {
 			if !strings.HasPrefix(d, "127.") && !strings.HasPrefix(d, "[::1]:") && !strings.HasPrefix(d, "unix//") {
