@@ -168,7 +168,7 @@ func BenchmarkOwnCost(b *testing.B) {
 	if _, err := table.Put(route, true); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _, _ = table.Delete("bench.localhost", routes.SourceAPI, "") }()
+	defer func() { _, _ = table.Delete("bench.localhost", routes.SourceAPI, routes.Condition{}) }()
 	answer := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		replacer(r).Set("http.reverse_proxy.status_code", 200)
 		return nil
