@@ -39,11 +39,20 @@ func (Upstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, error)
 	if route == nil {
 		return nil, nil
 	}
-	dial := route.Dial()
+	one := new(oneUpstream) // the upstream and its list in one allocation
+	one.upstream.Dial = route.Dial()
 	if retry != nil {
-		dial = route.Target.Dials[retry.dial]
+		one.upstream.Dial = route.Target.Dials[retry.dial]
 	}
-	return []*reverseproxy.Upstream{{Dial: dial}}, nil
+	one.list[0] = &one.upstream
+	return one.list[:], nil
+}
+
+// oneUpstream is the list GetUpstreams returns. Each request gets its own:
+// Caddy's reverse proxy writes to the upstreams it is given.
+type oneUpstream struct {
+	upstream reverseproxy.Upstream
+	list     [1]*reverseproxy.Upstream
 }
 
 // ResetCache is called before a retry, which Caddy's reverse proxy makes
