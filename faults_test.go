@@ -364,3 +364,36 @@ func TestHTTPSRouteToPlainApp(t *testing.T) {
 		t.Fatalf("the app saw %d requests", seen.Load())
 	}
 }
+
+// TestStockReverseProxyOneDelivery: a stock reverse_proxy fed by the
+// localdev upstream source, configured as the README shows (one retry, a
+// retry rule that matches nothing), also finds an app on ::1 only and
+// sends a request that reached the app only once.
+func TestStockReverseProxyOneDelivery(t *testing.T) {
+	closing, seen := startClosingApp(t, "127.0.0.1", "::1")
+	six := startApp(t, "[::1]:0", hello("six"))
+	stock := `@stock host stockclose.localhost stocksix.localhost
+	handle @stock {
+		@local remote_ip 127.0.0.0/8 ::1
+		reverse_proxy @local {
+			dynamic localdev
+			lb_retries 1
+			lb_retry_match {
+				not path *
+			}
+		}
+	}
+	`
+	startCaddy(t, httpSite(fmt.Sprintf("%slocaldev {\n stockclose %d\n stocksix %d\n}", stock, closing, six)))
+	client := testClient("127.0.0.1")
+	if res := fetch(t, client, "GET", httpURL("stocksix.localhost", "/")); res.status != 200 || res.header.Get("X-App") != "six" {
+		t.Fatalf("stock reverse_proxy to an app on ::1 only: %d %q", res.status, res.body)
+	}
+	res := fetch(t, client, "GET", httpURL("stockclose.localhost", "/"))
+	if res.status != http.StatusBadGateway || seen.Load() != 1 {
+		t.Fatalf("stock reverse_proxy to an app that reads and closes: %d %q, the app saw %d requests", res.status, res.body, seen.Load())
+	}
+	if strings.Contains(res.body, "localdev") {
+		t.Fatalf("the stock path answered with localdev's page: %q", res.body)
+	}
+}

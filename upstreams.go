@@ -18,10 +18,11 @@ const routeVar = "localdev.route"
 // Upstreams is a dynamic upstream source for reverse_proxy that sends each
 // request to its route's target, by Host. It does no client check of its
 // own: pair it with a remote_ip matcher when used from a stock
-// reverse_proxy (`dynamic localdev`), and set `lb_retries 1` so that an app
-// listening only on ::1 (or only on 127.0.0.1) is found on the first try
-// (there each request starts on the route's preferred family, which the
-// background health check keeps up to date).
+// reverse_proxy (`dynamic localdev`), set `lb_retries 1` so that an app
+// listening only on ::1 (or only on 127.0.0.1) is found on the first try,
+// and an `lb_retry_match` that matches nothing (`not path *`) so that only
+// failed dials are retried. There each request starts on the family that
+// localdev's own handler or health check last saw answer.
 type Upstreams struct{}
 
 // CaddyModule returns the Caddy module information.
