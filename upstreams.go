@@ -70,16 +70,14 @@ func (Upstreams) ResetCache(r *http.Request) error {
 		caddyhttp.SetVar(r.Context(), routeVar, retry)
 	}
 	retry.dial = route.NextDial(retry.dial)
-	retry.retries++
 	return nil
 }
 
 // retryState replaces the route in the request's variables once a
 // request is retried: which of the route's addresses it tries now.
 type retryState struct {
-	route   *routes.Route
-	dial    int // index in route.Target.Dials
-	retries int
+	route *routes.Route
+	dial  int // index in route.Target.Dials
 }
 
 // requestRoute returns the route the localdev handler matched, or looks
