@@ -37,6 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		wait     <duration>
 //		domain   <domain>
 //		fallthrough
+//		hosts    [<file>]
 //		proxy {
 //			<reverse_proxy subdirectives>
 //		}
@@ -96,6 +97,8 @@ func (h *Handler) unmarshalLine(d *caddyfile.Dispenser, helper *httpcaddyfile.He
 		return routeLine{}, false, nil
 	case "proxy":
 		return routeLine{}, false, h.unmarshalProxy(d, helper)
+	case "hosts":
+		return routeLine{}, false, h.unmarshalHosts(d)
 	}
 	line, err := parseRoute(d)
 	return line, true, err

@@ -26,7 +26,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "localdev",
-		Usage: "<list|add|rm|port|run> [args…]",
+		Usage: "<list|add|rm|port|run|hosts> [args…]",
 		Short: "Manages the live routes of a running Caddy's localdev module",
 		Long: `
 Manages localdev's live routes through the admin API of a running Caddy,
@@ -37,6 +37,8 @@ as 'caddy reload' does: no reload, no dropped connections.
   caddy localdev rm <name>                 remove an API route
   caddy localdev port <name>               the name's stable free port
   caddy localdev run <name> -- <command>   run a dev server on its own name
+  caddy localdev hosts sync|clean|show     the route names in /etc/hosts
+  caddy localdev doctor                    check names, trust and apps; say how to fix them
 
 A name gets ".localhost" added unless it already ends in it: "app" is
 https://app.localhost. The admin address is --address if given, else the
@@ -175,7 +177,8 @@ are never replaced.
 		sub.Flags().StringP("config", "c", "", "Configuration file to read the admin address from, if --address is not used")
 		sub.Flags().StringP("adapter", "a", "", "Name of the config adapter for --config")
 	}
-	cmd.AddCommand(list, add, rm, port, run)
+	cmd.AddCommand(list, add, rm, port, run, hostsCommand())
+	cmd.AddCommand(doctorCommand())
 }
 
 // cliRunE adapts a command function that needs its positional arguments to

@@ -82,6 +82,21 @@ type Handler struct {
 	// reverse_proxy defaults.
 	Proxy json.RawMessage `json:"proxy,omitempty"`
 
+	// Hosts is the path of a hosts file (such as "/etc/hosts") in which
+	// the running Caddy keeps a managed block listing every exact route
+	// name (and each domain's index host other than "localhost") on
+	// 127.0.0.1 and ::1, so that programs which ask the system resolver
+	// (Python, Node, Go, wget, Java, Safari) find the names too. The block
+	// follows the route table within a second of a change; every line
+	// outside it is kept; one writer per file serves every handler of the
+	// process; the block comes back if another program removes it, and
+	// goes when the last configuration with the option stops. If the file
+	// cannot be written, one warning says so and Caddy carries on. In the
+	// Caddyfile, "hosts" alone means the system's hosts file
+	// (/etc/hosts; on Windows %SystemRoot%\System32\drivers\etc\hosts).
+	// Default: "" (no hosts file is touched).
+	Hosts string `json:"hosts,omitempty"`
+
 	domain     string
 	allow      []netip.Prefix
 	allowUDS   bool
@@ -93,6 +108,7 @@ type Handler struct {
 	logger     *zap.Logger
 	refusals   *zap.Logger
 	folderKeys []string
+	hostsPath  string
 }
 
 // CaddyModule returns the Caddy module information.
@@ -147,11 +163,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for _, r := range configured {
 		h.logger.Info("route", zap.String("name", r.Name), zap.String("target", r.Target.Raw), zap.String("source", string(r.Source)))
 	}
-	return h.startDirs(ctx)
+	if err := h.startDirs(ctx); err != nil {
+		return err
+	}
+	return h.startHosts()
 }
 
 // Cleanup removes this configuration's routes from the table.
 func (h *Handler) Cleanup() error {
+	h.stopHosts()
 	if h.owner != 0 {
 		table.RemoveConfig(h.owner)
 		h.logger.Debug("configuration's routes retired", zap.Int("routes", len(h.Routes)))

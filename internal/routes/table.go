@@ -59,6 +59,7 @@ type Table struct {
 	configs map[uint64]map[string]*Route // by owner; a higher owner is a newer configuration
 	runtime map[string]*Route            // folder and API routes; the first claim keeps a name
 	owners  uint64
+	subs    map[chan struct{}]struct{} // Subscribe's channels
 }
 
 // snapshot is one immutable state of the table.
@@ -250,6 +251,7 @@ func (t *Table) publish() {
 		}
 	}
 	t.current.Store(newSnapshot(winners))
+	t.notify()
 }
 
 // publishName publishes a change to one name: a copy of the current
@@ -268,6 +270,35 @@ func (t *Table) publishName(name string) {
 	}
 	s.list = replaceInList(old.list, name, winner)
 	t.current.Store(s)
+	t.notify()
+}
+
+// Subscribe returns a channel that receives a value after each change of
+// the table, and a function that ends the subscription. Changes coalesce:
+// a subscriber that has not read yet gets one value for many changes.
+func (t *Table) Subscribe() (<-chan struct{}, func()) {
+	c := make(chan struct{}, 1)
+	t.mu.Lock()
+	if t.subs == nil {
+		t.subs = make(map[chan struct{}]struct{})
+	}
+	t.subs[c] = struct{}{}
+	t.mu.Unlock()
+	return c, func() {
+		t.mu.Lock()
+		delete(t.subs, c)
+		t.mu.Unlock()
+	}
+}
+
+// notify wakes the subscribers without blocking. Callers hold mu.
+func (t *Table) notify() {
+	for c := range t.subs {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func setOrDelete(m map[string]*Route, key string, r *Route) {

@@ -353,6 +353,51 @@ func mostSpecific(host string, names []string) string {
 	return best
 }
 
+// TestSubscribeCoalescesChanges: a subscriber hears of every change, with
+// one pending value for a burst, and nothing after it unsubscribes.
+func TestSubscribeCoalescesChanges(t *testing.T) {
+	tb := NewTable()
+	changes, stop := tb.Subscribe()
+	select {
+	case <-changes:
+		t.Fatal("a value before any change")
+	default:
+	}
+	target, err := ParseTarget("3000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a.localhost", "b.localhost", "c.localhost"} {
+		if _, err := tb.Put(NewRoute(name, target, SourceAPI, ""), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	owner := tb.AddConfig([]*Route{NewRoute("d.localhost", target, SourceConfig, "")})
+	select {
+	case <-changes:
+	default:
+		t.Fatal("no value after changes")
+	}
+	select {
+	case <-changes:
+		t.Fatal("a burst gave more than one pending value")
+	default:
+	}
+	tb.RemoveConfig(owner)
+	if _, ok := <-changes; !ok {
+		t.Fatal("closed channel")
+	}
+	stop()
+	if _, err := tb.Delete("a.localhost", SourceAPI, Condition{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changes:
+		t.Fatal("a value after unsubscribing")
+	default:
+	}
+}
+
 // TestDeleteCondition: a conditional delete removes a route only while it
 // still has the target and owner asked for, and the refusal says who
 // holds the name.

@@ -1,0 +1,14 @@
+//go:build !linux
+
+package localdev
+
+import "testing"
+
+// doctorChildSetup needs nothing outside Linux, where the tests that give
+// the doctor child a private /etc run.
+func doctorChildSetup() error { return nil }
+
+// doctorTryPrivateEtc: a private /etc needs Linux's mount namespaces.
+func doctorTryPrivateEtc(t *testing.T) (hostsFile string, env, wrap []string, missing string) {
+	return "", nil, nil, "needs Linux for a private mount namespace"
+}

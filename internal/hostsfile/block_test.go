@@ -1,0 +1,196 @@
+package hostsfile
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// testNames are the names every golden file is synced with.
+var testNames = []string{"app.localhost", "*.shop.localhost", "API.localhost", "app.localhost", ""}
+
+// TestBlockAsSpecified checks the block byte for byte against the spec.
+func TestBlockAsSpecified(t *testing.T) {
+	got := Block([]string{"app.localhost", "*.shop.localhost"})
+	want := "# BEGIN localdev (managed by caddy localdev hosts; edits inside are lost)\n" +
+		"127.0.0.1 app.localhost\n" +
+		"::1 app.localhost\n" +
+		"# *.shop.localhost: a wildcard cannot be listed here\n" +
+		"# END localdev\n"
+	if got != want {
+		t.Fatalf("Block:\n%s\nwant:\n%s", got, want)
+	}
+	sorted := Block([]string{"b.localhost", "a.localhost", "b.localhost", "*.z.localhost", "*.y.localhost"})
+	wantSorted := BeginMarker + "\n127.0.0.1 a.localhost\n::1 a.localhost\n127.0.0.1 b.localhost\n::1 b.localhost\n" +
+		"# *.y.localhost: a wildcard cannot be listed here\n# *.z.localhost: a wildcard cannot be listed here\n" + EndMarker + "\n"
+	if sorted != wantSorted {
+		t.Fatalf("Block sorts and deduplicates:\n%s\nwant:\n%s", sorted, wantSorted)
+	}
+	if empty := Block(nil); empty != BeginMarker+"\n"+EndMarker+"\n" {
+		t.Fatalf("Block(nil) = %q", empty)
+	}
+}
+
+// TestGolden syncs and cleans every file in testdata and compares with the
+// golden results: <name>.sync and <name>.clean, or <name>.err when the
+// content is refused. go test -run TestGolden -update rewrites them.
+func TestGolden(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/*.in")
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("no golden inputs: %v", err)
+	}
+	block := Block(testNames)
+	for _, in := range inputs {
+		base := strings.TrimSuffix(in, ".in")
+		t.Run(filepath.Base(base), func(t *testing.T) {
+			content, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			synced, serr := Replace(content, block)
+			cleaned, cerr := Remove(content)
+			if serr != nil || cerr != nil {
+				if serr == nil || cerr == nil || serr.Error() != cerr.Error() {
+					t.Fatalf("Replace and Remove disagree: %v / %v", serr, cerr)
+				}
+				var damaged *DamagedError
+				if !errors.As(serr, &damaged) {
+					t.Fatalf("error %v is not a *DamagedError", serr)
+				}
+				golden(t, base+".err", []byte(serr.Error()+"\n"))
+				return
+			}
+			golden(t, base+".sync", synced)
+			golden(t, base+".clean", cleaned)
+			checkOutside(t, content, synced)
+			again, err := Replace(synced, block)
+			if err != nil || !bytes.Equal(again, synced) {
+				t.Fatalf("a second Replace changed the content (%v):\n%q\n%q", err, synced, again)
+			}
+			current, ok, err := Current(synced)
+			wantBlock := block
+			if _, eol, _ := blocks(content); eol == "\r\n" {
+				wantBlock = strings.ReplaceAll(block, "\n", "\r\n")
+			}
+			if err != nil || !ok || string(current) != wantBlock {
+				t.Fatalf("Current after Replace = %q, %v, %v; want %q", current, ok, err, wantBlock)
+			}
+		})
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *updateGolden {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs:\ngot:\n%q\nwant:\n%q", path, got, want)
+	}
+}
+
+// checkOutside checks that every line of in that is not inside a block is
+// in out, in the same order, byte for byte (line end included, except a
+// last line that had none).
+func checkOutside(t *testing.T, in, out []byte) {
+	t.Helper()
+	outside := linesOutside(t, in)
+	rest := linesOutside(t, out)
+	i := 0
+	for _, l := range outside {
+		for i < len(rest) && !bytes.Equal(rest[i], l) && !(bytes.HasPrefix(rest[i], l) && !bytes.HasSuffix(l, []byte("\n"))) {
+			i++
+		}
+		if i == len(rest) {
+			t.Fatalf("line %q of the input is missing from the output:\n%q", l, out)
+		}
+		i++
+	}
+}
+
+func linesOutside(t *testing.T, content []byte) [][]byte {
+	t.Helper()
+	found, _, err := blocks(content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []byte
+	pos := 0
+	for _, s := range found {
+		keep = append(keep, content[pos:s.start]...)
+		pos = s.end
+	}
+	keep = append(keep, content[pos:]...)
+	return bytes.SplitAfter(keep, []byte("\n"))
+}
+
+// TestDamagedErrorsNameTheLine checks the messages of refused content.
+func TestDamagedErrorsNameTheLine(t *testing.T) {
+	for content, want := range map[string]string{
+		"a\n" + BeginMarker + "\nb\n":                                "line 2: a BEGIN localdev line without an END localdev line after it",
+		"a\nb\n" + EndMarker + "\n":                                  "line 3: an END localdev line without a BEGIN",
+		BeginMarker + "\n" + BeginMarker + "\n" + EndMarker + "\n":   "line 2: a second BEGIN localdev line inside the block that starts at line 1",
+		"x\r\n" + BeginMarker + "\r\n" + "127.0.0.1 a.localhost\r\n": "line 2: a BEGIN localdev line without",
+	} {
+		_, err := Replace([]byte(content), Block(nil))
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Replace(%q) error = %v, want it to start with %q", content, err, want)
+		}
+	}
+}
+
+// FuzzBlocks checks, for any content, that the parser does not panic and
+// that Replace and Remove keep every line outside the block, agree on
+// what they refuse, and are idempotent. The golden inputs are its seeds.
+func FuzzBlocks(f *testing.F) {
+	inputs, _ := filepath.Glob("testdata/*.in")
+	for _, in := range inputs {
+		b, err := os.ReadFile(in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	block := Block(testNames)
+	f.Fuzz(func(t *testing.T, content []byte) {
+		synced, serr := Replace(content, block)
+		cleaned, cerr := Remove(content)
+		if (serr == nil) != (cerr == nil) {
+			t.Fatalf("Replace and Remove disagree: %v / %v", serr, cerr)
+		}
+		if serr != nil {
+			var damaged *DamagedError
+			if !errors.As(serr, &damaged) || damaged.Line < 1 {
+				t.Fatalf("error %v is not a *DamagedError with a line", serr)
+			}
+			return
+		}
+		checkOutside(t, content, synced)
+		checkOutside(t, content, cleaned)
+		if again, err := Replace(synced, block); err != nil || !bytes.Equal(again, synced) {
+			t.Fatalf("Replace is not idempotent (%v)", err)
+		}
+		if _, ok, err := Current(synced); err != nil || !ok {
+			t.Fatalf("no block after Replace: %v", err)
+		}
+		if _, ok, err := Current(cleaned); err != nil || ok {
+			t.Fatalf("a block is left after Remove: %v", err)
+		}
+		if again, err := Remove(cleaned); err != nil || !bytes.Equal(again, cleaned) {
+			t.Fatalf("Remove is not idempotent (%v)", err)
+		}
+	})
+}
