@@ -124,7 +124,7 @@ func TestNextHop(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _, _, _ = nextHop(mark, "a.localhost") }); n != 0 {
 		t.Errorf("checking a mark allocates %.0f times", n)
 	}
-	route := routes.NewRoute("a.localhost", mustTarget(t, "5173"), routes.SourceAPI, "")
+	route := routes.NewRoute("a.localhost", targetOf(t, "5173"), routes.SourceAPI, "")
 	if m := route.HopMark(firstHop); len(m) != 1 || m[0] != hopToken+" a.localhost" {
 		t.Fatalf("the route's mark: %q", m)
 	}

@@ -164,7 +164,7 @@ func TestProxyConfigRejects(t *testing.T) {
 // replacer), which is the one stand-in here: the real proxy's own cost is
 // what the end-to-end benchmark (go run ./bench) compares with stock.
 func BenchmarkOwnCost(b *testing.B) {
-	route := routes.NewRoute("bench.localhost", mustTarget(b, "5173"), routes.SourceAPI, "")
+	route := routes.NewRoute("bench.localhost", targetOf(b, "5173"), routes.SourceAPI, "")
 	if _, err := table.Put(route, true); err != nil {
 		b.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func (p proxyStub) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp
 	return p.h.ServeHTTP(w, r)
 }
 
-func mustTarget(tb testing.TB, s string) routes.Target {
+func targetOf(tb testing.TB, s string) routes.Target {
 	tb.Helper()
 	t, err := routes.ParseTarget(s)
 	if err != nil {
