@@ -17,6 +17,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/fsnotify/fsnotify"
 	"github.com/spf13/cobra"
@@ -507,7 +508,7 @@ func (w *hostsWriter) Destruct() error {
 var _ caddy.Destructor = (*hostsWriter)(nil)
 
 // unmarshalHosts reads "hosts" (the system hosts file) or "hosts <file>".
-func (h *Handler) unmarshalHosts(d *caddyfile.Dispenser) error {
+func (h *Handler) unmarshalHosts(d *caddyfile.Dispenser, _ *httpcaddyfile.Helper) error {
 	h.Hosts = defaultHostsFile()
 	if d.NextArg() {
 		h.Hosts = d.Val()

@@ -1109,3 +1109,201 @@ func TestLiveFolderAcrossReload(t *testing.T) {
 	liveWrite(t, file("x"), fmt.Sprintf("%d\n", one))
 	liveWaitServes(t, client, time.Second, "x.localhost", "one")
 }
+
+// TestLiveFolderSecretLink: a route file that is a link to a file its
+// writer could not read (a shadow file, a process's environment) puts at
+// most a short escaped excerpt of that file into the log.
+func TestLiveFolderSecretLink(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "routes")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	private := t.TempDir()
+	secret := "root:$6$Zm9vYmFy$" + strings.Repeat("q8Xv2LpR7sT0", 8) + ":19700:0:99999:7:::"
+	shadow := filepath.Join(private, "shadow")
+	liveWrite(t, shadow, secret+"\ndaemon:*:19700:0:99999:7:::\n")
+	environ := filepath.Join(private, "environ")
+	envSecret := "AWS_SECRET_ACCESS_KEY=" + strings.Repeat("wJalrXUtnFEMI", 5)
+	liveWrite(t, environ, "\x1b]0;pwned\x07\x1b[2J"+envSecret+"\x00HOME=/root\x00")
+	for link, target := range map[string]string{"leak": shadow, "env": environ} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	startCaddy(t, liveSiteWithLog(logFile, "localdev {\n\t\tdir "+dir+"\n\t}"))
+	leak := liveWaitLog(t, logFile, "skipping route file", filepath.Join(dir, "leak")+`"`)
+	env := liveWaitLog(t, logFile, "skipping route file", filepath.Join(dir, "env")+`"`)
+	t.Logf("logged: %s\n%s", leak, env)
+	if !strings.Contains(leak, secret[:39]+"…") {
+		t.Errorf("the warning lacks the excerpt %q: %s", secret[:39]+"…", leak)
+	}
+	if !strings.Contains(env, `\\x1b]0;pwned\\a\\x1b[2J`) {
+		t.Errorf("the warning lacks the escaped excerpt: %s", env)
+	}
+	log, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{secret, envSecret} {
+		for i := 0; i+41 <= len(s); i++ {
+			if strings.Contains(string(log), s[i:i+41]) {
+				t.Fatalf("the log carries %q, 41 characters of a linked file", s[i:i+41])
+			}
+		}
+	}
+	for _, raw := range []string{"\x1b", "\x07", `\u001b`, "daemon:", "HOME=/root"} {
+		if strings.Contains(string(log), raw) {
+			t.Errorf("the log carries %q from a linked file", raw)
+		}
+	}
+}
+
+// TestLiveFolderComesBack: a route folder renamed away, or removed with
+// the folder above it, and made again is watched again, without a reload
+// and without rescans.
+func TestLiveFolderComesBack(t *testing.T) {
+	one := startApp(t, "127.0.0.1:0", hello("one"))
+	two := startApp(t, "127.0.0.1:0", hello("two"))
+	base := t.TempDir()
+	above := filepath.Join(base, "config", "localdev")
+	dir := filepath.Join(above, "routes")
+	startCaddy(t, httpSite("localdev {\n\t\tdir "+dir+"\n\t}"))
+	client := testClient("127.0.0.1")
+	liveWrite(t, filepath.Join(dir, "app"), fmt.Sprintf("%d\n", one))
+	liveWaitServes(t, client, time.Second, "app.localhost", "one")
+
+	// Renamed away: its routes go; a new folder in its place is read and
+	// watched; the old one, elsewhere now, is not.
+	if err := os.Rename(dir, dir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	liveWaitServes(t, client, time.Second, "app.localhost", "")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	liveWrite(t, filepath.Join(dir, "new"), fmt.Sprintf("%d\n", two))
+	liveWaitServes(t, client, time.Second, "new.localhost", "two")
+	liveWrite(t, filepath.Join(dir+".old", "stale"), fmt.Sprintf("%d\n", one))
+	liveWrite(t, filepath.Join(dir, "mark"), fmt.Sprintf("%d\n", one))
+	liveWaitServes(t, client, time.Second, "mark.localhost", "one")
+	if err := liveServes(client, "stale.localhost", ""); err != nil {
+		t.Errorf("a file in the renamed folder became a route: %v", err)
+	}
+
+	// Removed with the folders above it, then made again, a level at a time.
+	if err := os.RemoveAll(filepath.Join(base, "config")); err != nil {
+		t.Fatal(err)
+	}
+	liveWaitServes(t, client, time.Second, "new.localhost", "")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	liveWrite(t, filepath.Join(dir, "back"), fmt.Sprintf("%d\n", one))
+	liveWaitServes(t, client, time.Second, "back.localhost", "one")
+	liveWrite(t, filepath.Join(dir, "back"), fmt.Sprintf("%d\n", two))
+	liveWaitServes(t, client, time.Second, "back.localhost", "two")
+}
+
+// TestLiveFolderLogsAfterReload: after a reload that changes logging, the
+// folder watcher (shared by both configurations) logs to the new log.
+func TestLiveFolderLogsAfterReload(t *testing.T) {
+	dir := t.TempDir()
+	first := filepath.Join(t.TempDir(), "first.log")
+	second := filepath.Join(t.TempDir(), "second.log")
+	body := "localdev {\n\t\tdir " + dir + "\n\t}"
+	startCaddy(t, liveSiteWithLog(first, body))
+	liveWrite(t, filepath.Join(dir, "early"), "nowhere.example:80\n")
+	liveWaitLog(t, first, "skipping route file", filepath.Join(dir, "early"))
+	liveLoad(t, liveSiteWithLog(second, body), false)
+	liveWrite(t, filepath.Join(dir, "late"), "elsewhere.example:80\n")
+	liveWaitLog(t, second, "skipping route file", filepath.Join(dir, "late"))
+	if n := liveCountLog(t, first, filepath.Join(dir, "late")); n != 0 {
+		t.Errorf("the first configuration's log got the warning too")
+	}
+}
+
+// TestLiveFolderNameFreed: a folder file whose name the configuration
+// held becomes a route as soon as a reload frees the name, with no change
+// in the folder.
+func TestLiveFolderNameFreed(t *testing.T) {
+	one := startApp(t, "127.0.0.1:0", hello("one"))
+	conf := startApp(t, "127.0.0.1:0", hello("conf"))
+	dir := t.TempDir()
+	liveWrite(t, filepath.Join(dir, "x"), fmt.Sprintf("%d\n", one))
+	withX := httpSite(fmt.Sprintf("localdev {\n\t\tx %d\n\t\tdir %s\n\t}", conf, dir))
+	withoutX := httpSite("localdev {\n\t\tdir " + dir + "\n\t}")
+	startCaddy(t, withX)
+	client := testClient("127.0.0.1")
+	if err := liveServes(client, "x.localhost", "conf"); err != nil {
+		t.Fatal(err)
+	}
+	liveLoad(t, withoutX, false)
+	liveWaitServes(t, client, time.Second, "x.localhost", "one")
+	liveLoad(t, withX, false)
+	liveWaitServes(t, client, time.Second, "x.localhost", "conf")
+	liveLoad(t, withoutX, false)
+	liveWaitServes(t, client, time.Second, "x.localhost", "one")
+}
+
+// manyRouteFiles returns a folder of n route files to a closed port, made
+// once per test binary (writing 10,000 files takes seconds): tests must
+// leave it as they found it. It lives in the test binary's temporary HOME,
+// which TestMain removes.
+func manyRouteFiles(t testing.TB, n int) string {
+	t.Helper()
+	dir := filepath.Join(os.Getenv("HOME"), fmt.Sprintf("route-files-%d", n))
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+		return dir
+	}
+	if os.Getenv("LOCALDEV_TEST_HOME") == "" {
+		t.Fatal("HOME is not the test binary's temporary folder")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(freePort(t))
+	for i := range n {
+		liveWrite(t, filepath.Join(dir, fmt.Sprintf("app-%05d", i)), port+"\n")
+	}
+	liveWrite(t, filepath.Join(dir, "complete"), port+"\n")
+	return dir
+}
+
+// TestLiveFolderLinkedFileChanges: a route file that links to a file kept
+// elsewhere (as dotfile managers do) follows edits of that file, in place
+// or by replacing it, without any change in the route folder.
+func TestLiveFolderLinkedFileChanges(t *testing.T) {
+	one := startApp(t, "127.0.0.1:0", hello("one"))
+	two := startApp(t, "127.0.0.1:0", hello("two"))
+	dir := t.TempDir()
+	dotfiles := filepath.Join(t.TempDir(), "dotfiles")
+	if err := os.Mkdir(dotfiles, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	real := filepath.Join(dotfiles, "app")
+	liveWrite(t, real, fmt.Sprintf("%d\n", one))
+	if err := os.Symlink(real, filepath.Join(dir, "app")); err != nil {
+		t.Fatal(err)
+	}
+	startCaddy(t, httpSite("localdev {\n\t\tdir "+dir+"\n\t}"))
+	client := testClient("127.0.0.1")
+	liveWaitServes(t, client, time.Second, "app.localhost", "one")
+
+	liveWrite(t, real, fmt.Sprintf("%d\n", two)) // edited in place
+	liveWaitServes(t, client, time.Second, "app.localhost", "two")
+
+	tmp := filepath.Join(dotfiles, ".app.new") // replaced, as editors save
+	liveWrite(t, tmp, fmt.Sprintf("%d\n", one))
+	if err := os.Rename(tmp, real); err != nil {
+		t.Fatal(err)
+	}
+	liveWaitServes(t, client, time.Second, "app.localhost", "one")
+
+	if err := os.Remove(real); err != nil { // the link dangles: no route
+		t.Fatal(err)
+	}
+	liveWaitServes(t, client, time.Second, "app.localhost", "")
+	liveWrite(t, real, fmt.Sprintf("%d\n", two)) // and is whole again
+	liveWaitServes(t, client, time.Second, "app.localhost", "two")
+}

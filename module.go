@@ -177,6 +177,9 @@ func (h *Handler) Cleanup() error {
 		h.logger.Debug("configuration's routes retired", zap.Int("routes", len(h.Routes)))
 		loaded.remove(h)
 	}
+	if len(loaded.domains()) == 0 {
+		checker.Stop() // no localdev handler is left to show route health
+	}
 	return h.stopDirs()
 }
 

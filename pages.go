@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/localdev/localdev/internal/pages"
 	"github.com/localdev/localdev/internal/routes"
@@ -19,8 +21,10 @@ import (
 // serveDashboard answers the index host: every route under the domain,
 // as HTML for browsers and JSON for Accept: application/json.
 func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) error {
+	own := h.ownRoutes(r)
+	checker.Show(own[:min(len(own), pages.MaxDashboardRows)]) // the rows the page shows first
 	checker.Watch(healthWait)
-	infos := describeRoutes(h.ownRoutes(r), requestOrigin(r), true)
+	infos := describeRoutes(own, requestOrigin(r), true)
 	if wantsJSON(r) {
 		return writeJSON(w, http.StatusOK, map[string]any{"routes": infos})
 	}
@@ -38,11 +42,20 @@ func (h *Handler) serveNotFound(w http.ResponseWriter, r *http.Request, host str
 	d := pages.NotFound{Host: host, Domain: h.domain}
 	if ours {
 		own := h.ownRoutes(r)
-		d.Routes = describeRoutes(own, requestOrigin(r), false)
-		d.Dirs = h.Dirs
-		if i := pages.Suggest(host, routeNames(own)); i >= 0 {
-			d.Suggestion = &d.Routes[i]
+		o := requestOrigin(r)
+		list, suggestion := pages.NotFoundRoutes(host, routeNames(own))
+		listed := make([]*routes.Route, len(list))
+		for i, j := range list {
+			listed[i] = own[j]
+			if j == suggestion {
+				suggestion = i
+			}
 		}
+		d.Routes = describeRoutes(listed, o, false)
+		if suggestion >= 0 {
+			d.Suggestion = &d.Routes[suggestion]
+		}
+		d.Count, d.Dashboard, d.Dirs = len(own), o.url(h.domain), h.Dirs
 	}
 	html := pages.WantsHTML(r)
 	return writePage(w, http.StatusNotFound, html, func(b io.Writer) error {
@@ -116,6 +129,12 @@ func routeNames(list []*routes.Route) []string {
 	return names
 }
 
+// logHealthPanic logs a panic of the background health check, which
+// carries on.
+func logHealthPanic(v any, stack []byte) {
+	caddy.Log().Named("localdev.health").Error("panic checking route health", zap.Any("error", v), zap.ByteString("stack", stack))
+}
+
 // dialProblem shortens a proxy error to what a user needs to read.
 func dialProblem(err error) string {
 	var herr caddyhttp.HandlerError
@@ -161,6 +180,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return err
 }
 
+// wantsJSON reports whether the request asks for JSON: its Accept header
+// names application/json with a non-zero quality.
 func wantsJSON(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "application/json")
+	return pages.Accepts(r, "application/json")
 }

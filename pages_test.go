@@ -10,9 +10,11 @@ import (
 	"image/png"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -665,5 +667,128 @@ func TestPagesAppDownHead(t *testing.T) {
 	startApp(t, fmt.Sprintf("127.0.0.1:%d", port), hello("headapp"))
 	if res := fetch(t, client, "HEAD", url); res.status != 200 || res.header.Get("X-App") != "headapp" {
 		t.Fatalf("HEAD once up: %d %v", res.status, res.header)
+	}
+}
+
+// pagesLongHost is a Host of 253 characters, the longest a name can be:
+// four labels of 60 characters and the domain.
+func pagesLongHost() string {
+	return strings.Repeat(strings.Repeat("q", 60)+".", 4) + "localhost"
+}
+
+// pagesAnyHostSite is a localdev site that answers every Host, so that a
+// name of any length and depth reaches the handler.
+func pagesAnyHostSite(logFile, body string) string {
+	return "{" + globals + "\tlog {\n\t\toutput file " + logFile + "\n\t}\n}\n" +
+		"http://:" + httpP + " {\n\tbind 127.0.0.1 ::1\n" + body + "\n}\n"
+}
+
+// TestPagesNotFoundManyRoutes: with 10,000 routes the 404 page lists the
+// closest names, the count and a link to the dashboard, and weighs at most
+// 100 KB (it weighed 1.5 MB), for a typo and for the longest Host.
+func TestPagesNotFoundManyRoutes(t *testing.T) {
+	dir := manyRouteFiles(t, 10000)
+	startCaddy(t, pagesAnyHostSite(filepath.Join(t.TempDir(), "caddy.log"), "localdev {\n\t\tdir "+dir+"\n\t}"))
+	client := testClient("127.0.0.1")
+	dashboard := httpURL("localhost", "/")
+	dashboard = strings.TrimSuffix(dashboard, "/")
+	for _, host := range []string{"ap-04217.localhost", "app-4217.localhost", "billing.localhost", pagesLongHost()} {
+		for _, accept := range []string{pagesBrowserAccept, "Accept: */*"} {
+			res := fetch(t, client, "GET", httpURL(host, "/"), accept)
+			what := fmt.Sprintf("%.24s… (%s)", host, accept)
+			if res.status != 404 {
+				t.Fatalf("%s: %d", what, res.status)
+			}
+			t.Logf("%s: %d bytes", what, len(res.body))
+			if len(res.body) > 100_000 {
+				t.Errorf("%s: %d bytes, want at most 100 KB", what, len(res.body))
+			}
+			// The 10,000 files (and the folder's "complete" marker, and
+			// any API routes earlier tests left).
+			count := 0
+			if m := regexp.MustCompile(`(\d+) routes in all`).FindStringSubmatch(res.body); m != nil {
+				count, _ = strconv.Atoi(m[1])
+			}
+			if count < 10000 || !strings.Contains(res.body, dashboard) {
+				t.Errorf("%s lacks the count or the link to %s:\n%.2000s", what, dashboard, res.body)
+			}
+			if strings.HasPrefix(host, "ap") && !strings.Contains(res.body, "app-04217.localhost") {
+				t.Errorf("%s does not suggest app-04217.localhost", what)
+			}
+		}
+	}
+}
+
+// BenchmarkNotFoundPage is the 404 handler's own work with 10,000 routes
+// (choosing the closest names, describing them, rendering), for a typo and
+// for a Host of 253 characters. Besides the time it prints "budget", the
+// share of the 5 ms the page may take, and the page's size.
+func BenchmarkNotFoundPage(b *testing.B) {
+	dir := manyRouteFiles(b, 10000)
+	startCaddy(b, liveSiteWithLog(filepath.Join(b.TempDir(), "caddy.log"), "localdev {\n\t\tdir "+dir+"\n\t}"))
+	loaded.mu.RLock()
+	h := loaded.list[len(loaded.list)-1]
+	loaded.mu.RUnlock()
+	for _, host := range []string{"ap-04217.localhost", pagesLongHost()} {
+		b.Run(fmt.Sprintf("host=%d", len(host)), func(b *testing.B) {
+			req := httptest.NewRequest("GET", "http://"+host+"/", nil)
+			req.RemoteAddr = "127.0.0.1:40000" // a client on this machine: every route is its to see
+			req.Header.Set("Accept", "text/html")
+			var page string
+			start := time.Now()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				if err := h.serveNotFound(rec, req, host, true); err != nil || rec.Code != 404 {
+					b.Fatalf("%d %v", rec.Code, err)
+				}
+				page = rec.Body.String()
+			}
+			if !strings.Contains(page, "routes in all") || len(host) < 100 && !strings.Contains(page, "app-04217.localhost") {
+				b.Fatalf("the page does not count the routes or suggest app-04217.localhost:\n%s", page)
+			}
+			perOp := time.Since(start) / time.Duration(b.N)
+			b.ReportMetric(float64(perOp)/float64(5*time.Millisecond), "budget")
+			b.ReportMetric(float64(len(page)), "page-bytes")
+		})
+	}
+}
+
+// TestPagesDashboardAccept: the dashboard answers JSON only when Accept
+// names application/json with a non-zero quality, as the pages decide
+// between HTML and text.
+func TestPagesDashboardAccept(t *testing.T) {
+	startCaddy(t, httpSite(fmt.Sprintf("localdev accept %d", freePort(t))))
+	client := testClient("127.0.0.1")
+	for _, tt := range []struct {
+		accept, want string
+	}{
+		{"application/json", "application/json"},
+		{"application/json, text/plain, */*", "application/json"},
+		{"text/html;q=0.9, application/json;q=0.5", "application/json"},
+		{"application/json;q=0, text/html", "text/html"},
+		{"application/json;q=0", "text/plain"},
+		{"application/jsonp", "text/plain"},
+		{"*/*", "text/plain"},
+		{"text/html", "text/html"},
+	} {
+		res := fetch(t, client, "GET", httpURL("localhost", "/"), "Accept: "+tt.accept)
+		if res.status != 200 || !strings.HasPrefix(res.header.Get("Content-Type"), tt.want) {
+			t.Errorf("Accept: %s: %d %s, want %s", tt.accept, res.status, res.header.Get("Content-Type"), tt.want)
+		}
+	}
+}
+
+// TestPagesHealthStopsWithLocaldev: the background health check that a
+// dashboard read starts ends when no configuration has a localdev handler
+// any more, not a minute later.
+func TestPagesHealthStopsWithLocaldev(t *testing.T) {
+	startCaddy(t, httpSite(fmt.Sprintf("localdev stopper %d", freePort(t))))
+	pagesDashboardJSON(t, testClient("127.0.0.1"))
+	if !checker.Running() {
+		t.Fatal("a dashboard read did not start the health check")
+	}
+	liveLoad(t, "{"+globals+"}\nhttp://localhost:"+httpP+" {\n\tbind 127.0.0.1\n\trespond \"no localdev\"\n}\n", false)
+	if checker.Running() {
+		t.Error("the health check runs on after the last localdev handler went")
 	}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // checker keeps route health fresh while the dashboard or the API is read.
-var checker = &routes.Checker{Table: table}
+var checker = &routes.Checker{Table: table, Panicked: logHealthPanic}
 
 // healthWait is how long a page or API call waits for the very first
 // health check before showing what it has.

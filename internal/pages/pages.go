@@ -20,6 +20,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,9 @@ type NotFound struct {
 	Host       string        // the requested (normalised) host name
 	Domain     string        // e.g. "localhost"
 	Suggestion *routes.Info  // closest route name, or nil
-	Routes     []routes.Info // nil when the route list must not be shown (foreign Host: DNS rebinding defence)
+	Routes     []routes.Info // the routes listed (see NotFoundRoutes); nil when no route may be shown (foreign Host: DNS rebinding defence)
+	Count      int           // how many routes there are in all; Routes holds them all when it is 0 or len(Routes)
+	Dashboard  string        // the dashboard's URL, linked when not every route is listed
 	Dirs       []string
 }
 
@@ -65,6 +68,34 @@ type Loop struct {
 // the page's live view (fed by the JSON form, which holds every route)
 // renders at most as many rows that match its filter.
 const MaxDashboardRows = 200
+
+// MaxNotFoundRows is how many routes the 404 page lists in full; with
+// more, it lists the MaxNotFoundClosest closest to the name asked for, the
+// count, and a link to the dashboard, so that it stays small (about
+// 20 KB) and quick however many routes there are.
+const (
+	MaxNotFoundRows    = 50
+	MaxNotFoundClosest = 10
+)
+
+// NotFoundRoutes picks the routes a 404 page for host lists, as indices in
+// names: every one when there are at most MaxNotFoundRows, else the
+// MaxNotFoundClosest closest (see Closest), closest first. suggestion is
+// the index of the name to suggest, or -1.
+func NotFoundRoutes(host string, names []string) (list []int, suggestion int) {
+	if len(names) > MaxNotFoundRows {
+		list = Closest(host, names, MaxNotFoundClosest)
+		if len(list) == 0 {
+			return []int{}, -1
+		}
+		return list, list[0]
+	}
+	list = make([]int, len(names))
+	for i := range list {
+		list[i] = i
+	}
+	return list, Suggest(host, names)
+}
 
 // filterThreshold: the dashboard shows its filter box above this many routes.
 const filterThreshold = 8
@@ -140,17 +171,23 @@ func isLink(u string) bool {
 // browsers' navigation requests do. curl's "*/*" and "application/json"
 // get the text or JSON forms.
 func WantsHTML(r *http.Request) bool {
+	return Accepts(r, "text/html", "application/xhtml+xml")
+}
+
+// Accepts reports whether the request's Accept header names one of the
+// media types exactly (no wildcards: "*/*" is what curl sends by default,
+// not a preference) with a non-zero quality ("q=0" means "not this").
+// Media types compare without regard to case; malformed entries count as
+// absent.
+func Accepts(r *http.Request, types ...string) bool {
 	for _, v := range r.Header.Values("Accept") {
 		for part := range strings.SplitSeq(v, ",") {
 			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil {
-				continue
-			}
-			if mt != "text/html" && mt != "application/xhtml+xml" {
+			if err != nil || !slices.Contains(types, mt) {
 				continue
 			}
 			if q, ok := params["q"]; ok {
-				if f, err := strconv.ParseFloat(q, 64); err != nil || f <= 0 {
+				if f, err := strconv.ParseFloat(q, 64); err != nil || !(f > 0) {
 					continue
 				}
 			}
@@ -247,8 +284,9 @@ type notFoundView struct {
 func RenderNotFound(w io.Writer, d NotFound) error {
 	v := notFoundView{NotFound: d, Listed: d.Routes != nil}
 	if !v.Listed {
-		v.Suggestion, v.Dirs = nil, nil
+		v.Suggestion, v.Dirs, v.Count = nil, nil, 0
 	}
+	v.Count = max(v.Count, len(v.Routes))
 	v.Howto = newHowto(labelPart(d.Host, d.Domain), d.Domain, v.Dirs)
 	return render(w, notFoundTmpl, v)
 }
@@ -265,7 +303,18 @@ func RenderNotFoundText(w io.Writer, d NotFound) error {
 			}
 			b.WriteString("\n")
 		}
-		if len(d.Routes) > 0 {
+		count := max(d.Count, len(d.Routes))
+		if count > len(d.Routes) {
+			if len(d.Routes) > 0 {
+				b.WriteString("closest routes:\n")
+				writeRoutesText(&b, d.Routes)
+			}
+			fmt.Fprintf(&b, "%s in all", plural(count, "route", "routes"))
+			if d.Dashboard != "" {
+				b.WriteString(": see them all at " + clean(d.Dashboard))
+			}
+			b.WriteString("\n")
+		} else if len(d.Routes) > 0 {
 			b.WriteString("routes:\n")
 			writeRoutesText(&b, d.Routes)
 		} else {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -407,7 +408,7 @@ func TestEditDistance(t *testing.T) {
 		{"", "", 0}, {"a", "", 1}, {"", "abc", 3}, {"app", "app", 0}, {"ap", "app", 1},
 		{"kitten", "sitting", 3}, {"docs", "dcos", 1}, {"ab", "ba", 1}, {"abc", "ca", 3},
 	} {
-		if got, _ := editDistance(tt.a, tt.b, nil); got != tt.want {
+		if got, _, _ := boundedDistance(tt.a, tt.b, 300, nil); got != tt.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
 	}
@@ -436,6 +437,9 @@ func FuzzSuggest(f *testing.F) {
 		}
 		if Suggest(host, nil) != -1 {
 			t.Fatal("Suggest with no names found one")
+		}
+		if got, want := Closest(host, names, 2), referenceClosest(host, names, 2); !slices.Equal(got, want) {
+			t.Fatalf("Closest(%q, %q) = %v, brute force says %v", host, names, got, want)
 		}
 	})
 }
