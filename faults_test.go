@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -237,40 +238,162 @@ func sendRaw(t *testing.T, raw string) int {
 	return res.StatusCode
 }
 
-// TestMetrics reads localdev's series from the admin endpoint's /metrics
-// after real requests.
-func TestMetrics(t *testing.T) {
-	port := startApp(t, "127.0.0.1:0", hello("m"))
-	startCaddy(t, httpSite(fmt.Sprintf("localdev {\n metered %d\n gone %d\n}", port, freePort(t))))
-	client := testClient("127.0.0.1")
-	for i := 0; i < 3; i++ {
-		fetch(t, client, "GET", httpURL("metered.localhost", "/"))
-	}
-	fetch(t, client, "GET", httpURL("gone.localhost", "/"))
-	fetch(t, client, "GET", httpURL("nobody.localhost", "/"))
-	res := fetch(t, http.DefaultClient, "GET", "http://localhost:"+adminP+"/metrics")
-	for _, want := range []string{
-		`caddy_localdev_requests_total{outcome="proxied",route="metered.localhost"}`,
-		`caddy_localdev_requests_total{outcome="app_down",route="gone.localhost"}`,
-		`caddy_localdev_requests_total{outcome="unknown_host",route=""}`,
-		`caddy_localdev_routes{source="config"} 2`,
-		`caddy_localdev_refused_total`,
-	} {
-		if !strings.Contains(res.body, want) {
-			t.Errorf("/metrics lacks %s", want)
+// startClosingApp starts an app that reads each request's head, counts
+// it, and closes the connection without answering, as an app that
+// crashes on a request does. It listens on the same port of each host
+// ("127.0.0.1", "::1").
+func startClosingApp(t *testing.T, hosts ...string) (int, *atomic.Int64) {
+	t.Helper()
+	seen := new(atomic.Int64)
+	port := 0
+	for _, host := range hosts {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			t.Skipf("cannot listen on %s port %d: %v", host, port, err)
 		}
+		t.Cleanup(func() { _ = ln.Close() })
+		port = ln.Addr().(*net.TCPAddr).Port
+		go serveAndClose(ln, seen)
 	}
-	if t.Failed() {
-		t.Logf("metrics:\n%s", grepLines(res.body, "localdev"))
+	return port, seen
+}
+
+// serveAndClose counts each request head read on ln, then closes its
+// connection.
+func serveAndClose(ln net.Listener, seen *atomic.Int64) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			br := bufio.NewReader(conn)
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if line == "\r\n" {
+					seen.Add(1)
+					return
+				}
+			}
+		}()
 	}
 }
 
-func grepLines(s, sub string) string {
-	var out []string
-	for _, line := range strings.Split(s, "\n") {
-		if strings.Contains(line, sub) {
-			out = append(out, line)
+// TestOneDelivery has an app on both loopback families read each request
+// and close the connection: every request reaches it exactly once, with
+// and without `wait`, and the client gets the app-error 502, not the
+// page that says nothing answers.
+func TestOneDelivery(t *testing.T) {
+	client := testClient("127.0.0.1")
+	for _, wait := range []string{"", "\n wait 2s"} {
+		port, seen := startClosingApp(t, "127.0.0.1", "::1")
+		startCaddy(t, httpSite(fmt.Sprintf("localdev {\n closing %d%s\n}", port, wait)))
+		for i, method := range []string{"GET", "POST", "GET"} {
+			res := fetch(t, client, method, httpURL("closing.localhost", "/"))
+			if got := seen.Load(); got != int64(i+1) {
+				t.Fatalf("wait=%q: after %d requests (the last a %s) the app saw %d", wait, i+1, method, got)
+			}
+			if res.status != http.StatusBadGateway || !strings.Contains(res.body, "took the request") ||
+				!strings.Contains(res.body, "not sent again") || strings.Contains(res.body, " is down") {
+				t.Fatalf("wait=%q %s: %d %q, want the app-error 502", wait, method, res.status, res.body)
+			}
+		}
+		html := fetch(t, client, "GET", httpURL("closing.localhost", "/"), "Accept: text/html")
+		if html.status != http.StatusBadGateway || !strings.Contains(html.body, "did not send the request again") || strings.Contains(html.body, "location.reload") {
+			t.Fatalf("wait=%q: HTML app-error page: %d %q", wait, html.status, html.body)
+		}
+		if got := seen.Load(); got != 4 {
+			t.Fatalf("wait=%q: 4 requests reached the app %d times", wait, got)
+		}
+		route := table.Lookup("closing.localhost")
+		if route == nil || route.Preferred() != 0 {
+			t.Fatalf("wait=%q: the IPv4 family answered, yet the route prefers %v", wait, route)
 		}
 	}
-	return strings.Join(out, "\n")
+}
+
+// TestFamilyLearnedOnlyWhenItAnswers: an app only on ::1 is found by the
+// retry after a refused dial on 127.0.0.1, and the route then prefers ::1;
+// a target where neither family answers leaves the preference alone, and
+// an app on ::1 that reads and closes is reached once and becomes the
+// preference (it did answer the dial).
+func TestFamilyLearnedOnlyWhenItAnswers(t *testing.T) {
+	six := startApp(t, "[::1]:0", hello("six"))
+	closing, seen := startClosingApp(t, "::1")
+	none := freePort(t)
+	startCaddy(t, httpSite(fmt.Sprintf("localdev {\n six %d\n none %d\n closes6 %d\n}", six, none, closing)))
+	client := testClient("127.0.0.1")
+	if res := fetch(t, client, "GET", httpURL("six.localhost", "/")); res.status != 200 || res.header.Get("X-App") != "six" {
+		t.Fatalf("app on ::1 only: %d %q", res.status, res.body)
+	}
+	if r := table.Lookup("six.localhost"); r.Dial() != fmt.Sprintf("[::1]:%d", six) {
+		t.Fatalf("after ::1 answered the route dials %s first", r.Dial())
+	}
+	if res := fetch(t, client, "GET", httpURL("none.localhost", "/")); res.status != http.StatusBadGateway || !strings.Contains(res.body, "is down") {
+		t.Fatalf("nothing listening: %d %q", res.status, res.body)
+	}
+	if r := table.Lookup("none.localhost"); r.Preferred() != 0 {
+		t.Fatalf("neither family answered, yet the preference moved to %s", r.Dial())
+	}
+	res := fetch(t, client, "GET", httpURL("closes6.localhost", "/"))
+	if res.status != http.StatusBadGateway || !strings.Contains(res.body, "took the request") || seen.Load() != 1 {
+		t.Fatalf("app on ::1 that closes: %d %q, seen %d times", res.status, res.body, seen.Load())
+	}
+	if r := table.Lookup("closes6.localhost"); r.Preferred() != 1 {
+		t.Fatalf("::1 accepted the connection, yet the route dials %s first", r.Dial())
+	}
+}
+
+// TestHTTPSRouteToPlainApp: a route that says https:// for an app that
+// serves plain HTTP gets a 502 that says so and what to change, and the
+// app never sees a request.
+func TestHTTPSRouteToPlainApp(t *testing.T) {
+	var seen atomic.Int64
+	port := startApp(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen.Add(1) }))
+	startCaddy(t, httpSite(fmt.Sprintf("localdev plainapp https://127.0.0.1:%d", port)))
+	res := fetch(t, testClient("127.0.0.1"), "GET", httpURL("plainapp.localhost", "/"))
+	if res.status != http.StatusBadGateway || !strings.Contains(res.body, "does not speak TLS") || !strings.Contains(res.body, "drop https://") {
+		t.Fatalf("https:// route to a plain app: %d %q", res.status, res.body)
+	}
+	if seen.Load() != 0 {
+		t.Fatalf("the app saw %d requests", seen.Load())
+	}
+}
+
+// TestStockReverseProxyOneDelivery: a stock reverse_proxy fed by the
+// localdev upstream source, configured as the README shows (one retry, a
+// retry rule that matches nothing), also finds an app on ::1 only and
+// sends a request that reached the app only once.
+func TestStockReverseProxyOneDelivery(t *testing.T) {
+	closing, seen := startClosingApp(t, "127.0.0.1", "::1")
+	six := startApp(t, "[::1]:0", hello("six"))
+	stock := `@stock host stockclose.localhost stocksix.localhost
+	handle @stock {
+		@local remote_ip 127.0.0.0/8 ::1
+		reverse_proxy @local {
+			dynamic localdev
+			lb_retries 1
+			lb_retry_match {
+				not path *
+			}
+		}
+	}
+	`
+	startCaddy(t, httpSite(fmt.Sprintf("%slocaldev {\n stockclose %d\n stocksix %d\n}", stock, closing, six)))
+	client := testClient("127.0.0.1")
+	if res := fetch(t, client, "GET", httpURL("stocksix.localhost", "/")); res.status != 200 || res.header.Get("X-App") != "six" {
+		t.Fatalf("stock reverse_proxy to an app on ::1 only: %d %q", res.status, res.body)
+	}
+	res := fetch(t, client, "GET", httpURL("stockclose.localhost", "/"))
+	if res.status != http.StatusBadGateway || seen.Load() != 1 {
+		t.Fatalf("stock reverse_proxy to an app that reads and closes: %d %q, the app saw %d requests", res.status, res.body, seen.Load())
+	}
+	if strings.Contains(res.body, "localdev") {
+		t.Fatalf("the stock path answered with localdev's page: %q", res.body)
+	}
 }

@@ -1,9 +1,11 @@
 package localdev
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/localdev/localdev/internal/pages"
 	"github.com/localdev/localdev/internal/routes"
 )
 
@@ -52,13 +55,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // proxy sends the request to the route's app through Caddy's reverse proxy.
 func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Route) error {
-	hop := hopToken + " " + route.Name
-	if r.Header.Get(hopHeader) == hop {
-		countRequest(route.Name, outcomeLoop)
-		return h.serveLoop(w, r, route)
+	mark := r.Header.Get(hopHeader)
+	hop, first, loop := nextHop(mark, route.Name)
+	switch {
+	case loop:
+		route.Count(routes.OutcomeLoop)
+		return h.serveLoop(w, r, route, hopRoutes(mark))
+	case first:
+		r.Header[hopHeader] = route.HopMark(firstHop) // shared; the proxy sends a copy
+	default:
+		r.Header[hopHeader] = []string{hop}
 	}
-	r.Header.Set(hopHeader, hop)
-	defer r.Header.Del(hopHeader) // the mark is for the app's side only, not for logs
+	defer delete(r.Header, hopHeader) // the mark is for the app's side only, not for logs
 	caddyhttp.SetVar(r.Context(), routeVar, route)
 	start := time.Now()
 	proxy := h.plain
@@ -66,20 +74,53 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Ro
 		proxy = h.secure
 	}
 	body := watchBody(r)
+	defer func() {
+		// The proxy panics with http.ErrAbortHandler when the response
+		// breaks off after its headers were sent: count it, then let
+		// net/http abort the connection as usual.
+		if v := recover(); v != nil {
+			outcome := routes.OutcomeAppError
+			if r.Context().Err() != nil {
+				outcome = routes.OutcomeProxied // the client left, the app had answered
+			}
+			route.Count(outcome)
+			record(route, r, proxiedStatus(r, nil), start)
+			panic(v)
+		}
+	}()
 	err := proxy.ServeHTTP(w, r, noNext)
-	if err != nil && body != nil {
+	dialFailed := appDown(err)
+	learnFamily(r, dialFailed)
+	if err == nil {
+		route.Count(routes.OutcomeProxied)
+		record(route, r, proxiedStatus(r, nil), start)
+		return nil
+	}
+	if body != nil {
 		if status, bodyErr := body.failure(); bodyErr != nil {
 			return caddyhttp.Error(status, bodyErr)
 		}
 	}
-	if err != nil && appDown(err) {
-		countRequest(route.Name, outcomeAppDown)
+	if dialFailed {
+		route.Count(routes.OutcomeAppDown)
 		record(route, r, http.StatusBadGateway, start)
 		return h.serveAppDown(w, r, route, time.Since(start), err)
 	}
-	countRequest(route.Name, outcomeProxied)
-	record(route, r, proxiedStatus(r, err), start)
-	return err
+	if status, answered := appStatus(r); answered {
+		// the app answered; what failed came after (a handle_response
+		// route, say), and is Caddy's to report
+		route.Count(routes.OutcomeProxied)
+		record(route, r, status, start)
+		return err
+	}
+	status := proxiedStatus(r, err)
+	if status == 499 { // the client went away before the app answered
+		record(route, r, status, start)
+		return err
+	}
+	route.Count(routes.OutcomeAppError)
+	record(route, r, status, start)
+	return h.serveAppError(w, r, route, status, err)
 }
 
 // record adds the request to the route's inspector: method, path, status
@@ -94,15 +135,25 @@ func record(route *routes.Route, r *http.Request, status int, start time.Time) {
 	})
 }
 
+// appStatus returns the status code the app answered with, if it answered.
+func appStatus(r *http.Request) (int, bool) {
+	repl := replacer(r)
+	if repl == nil {
+		return 0, false
+	}
+	v, ok := repl.Get("http.reverse_proxy.status_code")
+	if !ok {
+		return 0, false
+	}
+	code, ok := v.(int)
+	return code, ok
+}
+
 // proxiedStatus is the app's status code as the proxy saw it, or the
 // error's status when the proxy failed.
 func proxiedStatus(r *http.Request, err error) int {
-	if repl := replacer(r); repl != nil {
-		if v, ok := repl.Get("http.reverse_proxy.status_code"); ok {
-			if code, ok := v.(int); ok {
-				return code
-			}
-		}
+	if code, ok := appStatus(r); ok {
+		return code
 	}
 	var herr caddyhttp.HandlerError
 	if errors.As(err, &herr) {
@@ -155,9 +206,12 @@ func watchBody(r *http.Request) *bodyWatch {
 // noNext ends the embedded proxy's handler chain.
 var noNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
 
-// appDown reports whether the proxy failed because nothing answered at
-// the target, before anything was written to the client.
+// appDown reports whether the proxy failed because nothing accepted a
+// connection at the target: the dial failed, so nothing reached the app.
 func appDown(err error) bool {
+	if err == nil {
+		return false
+	}
 	var dialErr reverseproxy.DialError
 	if errors.As(err, &dialErr) {
 		return true
@@ -186,4 +240,27 @@ func sampled(logger *zap.Logger) *zap.Logger {
 func replacer(r *http.Request) *caddy.Replacer {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	return repl
+}
+
+// serveAppError answers when the app took the request and failed before
+// answering (closed or reset the connection, or did not answer in time).
+// The request was sent once; the page says so, names the app, and points
+// at its own output. It does not reload itself, as reloading would send
+// the request again.
+func (h *Handler) serveAppError(w http.ResponseWriter, r *http.Request, route *routes.Route, status int, err error) error {
+	if status != http.StatusGatewayTimeout {
+		status = http.StatusBadGateway
+	}
+	var notTLS tls.RecordHeaderError
+	d := pages.AppError{Name: route.Name, Target: route.Target.Raw, Status: status, Error: dialProblem(err), NotTLS: errors.As(err, &notTLS)}
+	if route.Target.Port != 0 {
+		d.Port = strconv.Itoa(route.Target.Port)
+	}
+	html := pages.WantsHTML(r)
+	return writePage(w, status, html, func(b io.Writer) error {
+		if html {
+			return pages.RenderAppError(b, d)
+		}
+		return pages.RenderAppErrorText(b, d)
+	})
 }

@@ -2,6 +2,7 @@ package localdev
 
 import (
 	"errors"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,27 +10,26 @@ import (
 	"github.com/localdev/localdev/internal/routes"
 )
 
-// Request outcomes, the values of caddy_localdev_requests_total's
-// outcome label.
-const (
-	outcomeProxied     = "proxied"
-	outcomeUnknownHost = "unknown_host"
-	outcomeAppDown     = "app_down"
-	outcomeLoop        = "loop"
-)
+// outcomeUnknownHost is the outcome of a request for a name with no
+// route; the outcomes of requests for routes are routes.Outcome values.
+const outcomeUnknownHost = "unknown_host"
 
 // metrics are process-wide, so counts carry on across reloads; each
 // configuration registers them in its own registry, which the admin
 // endpoint serves at /metrics.
+//
+// Requests for a route are counted on the route itself (plain atomic
+// counters in its live state, no label lookup per request) and reported
+// from the route table when /metrics is read: a route that leaves the
+// table leaves /metrics with it, so names that come and go through the
+// API or a folder do not pile up series.
 var metrics = struct {
-	requests *prometheus.CounterVec
-	refused  prometheus.Counter
-	routes   prometheus.Collector
+	unknownHosts atomic.Uint64
+	requests     prometheus.Collector
+	refused      prometheus.Counter
+	routes       prometheus.Collector
 }{
-	requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "localdev", Name: "requests_total",
-		Help: "Requests localdev answered, by route and outcome (proxied, unknown_host, app_down, loop).",
-	}, []string{"route", "outcome"}),
+	requests: requestCount{},
 	refused: prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "localdev", Name: "refused_total",
 		Help: "Requests refused because the client is not on this machine or an allowed range.",
@@ -52,10 +52,36 @@ func registerMetrics(ctx caddy.Context) error {
 	return nil
 }
 
-// countRequest counts one answered request. Unknown hosts share one
-// label value so that arbitrary Host headers cannot grow the series.
+// countRequest counts one answered request that matched no route. Unknown
+// hosts share one series (route "") so that arbitrary Host headers cannot
+// grow the series. A request for a route is counted with route.Count.
 func countRequest(route, outcome string) {
-	metrics.requests.WithLabelValues(route, outcome).Inc()
+	if route == "" && outcome == outcomeUnknownHost {
+		metrics.unknownHosts.Add(1)
+	}
+}
+
+// requestCount reports caddy_localdev_requests_total{route, outcome} from
+// the counters of the routes in the table.
+type requestCount struct{}
+
+var requestsDesc = prometheus.NewDesc("caddy_localdev_requests_total",
+	"Requests localdev answered, by route and outcome (proxied, unknown_host, app_down, app_error, loop).",
+	[]string{"route", "outcome"}, nil)
+
+func (requestCount) Describe(ch chan<- *prometheus.Desc) { ch <- requestsDesc }
+
+func (requestCount) Collect(ch chan<- prometheus.Metric) {
+	if n := metrics.unknownHosts.Load(); n > 0 {
+		ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(n), "", outcomeUnknownHost)
+	}
+	for _, r := range table.Routes() {
+		for o, n := range r.Counts() {
+			if n > 0 {
+				ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(n), r.Name, routes.Outcome(o).String())
+			}
+		}
+	}
 }
 
 // routeCount reports caddy_localdev_routes{source} from the live table.

@@ -5,8 +5,6 @@
 package localdev
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -33,21 +31,6 @@ func init() {
 // table is the process's one route table, shared by every configuration
 // (old and new during a reload), the route folders and the admin API.
 var table = routes.NewTable()
-
-// hopToken marks requests this process proxies, with the route's name,
-// so that a route pointing back at Caddy itself is caught on the second
-// hop instead of looping. An app that forwards to another route (a dev
-// server's proxy) is not a loop: the name differs.
-var hopToken = newHopToken()
-
-// hopHeader carries hopToken to the app.
-const hopHeader = "Localdev-Hop"
-
-func newHopToken() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // Handler routes friendly names under a domain (localhost by default) to
 // apps on this machine, through Caddy's reverse_proxy. It refuses every

@@ -94,9 +94,10 @@ func (h *Handler) serveAppDown(w http.ResponseWriter, r *http.Request, route *ro
 }
 
 // serveLoop answers a request that came back around: the route's target
-// is this Caddy itself.
-func (h *Handler) serveLoop(w http.ResponseWriter, r *http.Request, route *routes.Route) error {
-	d := pages.Loop{Name: route.Name, Target: route.Target.Raw}
+// is this Caddy itself, or the request passed through the routes in via
+// and came back to one of them.
+func (h *Handler) serveLoop(w http.ResponseWriter, r *http.Request, route *routes.Route, via []string) error {
+	d := pages.Loop{Name: route.Name, Target: route.Target.Raw, Via: via}
 	html := pages.WantsHTML(r)
 	return writePage(w, http.StatusLoopDetected, html, func(b io.Writer) error {
 		if html {

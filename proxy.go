@@ -1,22 +1,51 @@
 package localdev
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/localdev/localdev/internal/loopback"
 )
 
 // retryInterval is how often a held request tries the app again while
 // `wait` runs.
-const retryInterval = "250ms"
+const retryInterval = caddy.Duration(250 * time.Millisecond)
 
 // streamCloseDelay keeps WebSockets and other streams open when a reload
 // retires the proxy that carries them: they end when the client or the app
 // closes them, never because routes changed.
-const streamCloseDelay = "8760h"
+const streamCloseDelay = caddy.Duration(8760 * time.Hour)
+
+// retryNothingSent is the retry rule for errors that are not dial
+// errors: a matcher set that matches no request. Caddy's reverse proxy
+// retries a failed dial without consulting it (nothing reached the app),
+// but once a connection was made the request may have reached the app, and
+// by default Caddy would send a GET again; with this rule it never does.
+var retryNothingSent = caddyhttp.RawMatcherSets{{"not": json.RawMessage(`[{}]`)}}
+
+// userProxy is the `proxy` setting: a reverse_proxy handler configuration.
+// It may name its handler; a stream_close_delay it sets, even 0, wins.
+type userProxy struct {
+	reverseproxy.Handler
+	Module           string          `json:"handler,omitempty"`
+	StreamCloseDelay *caddy.Duration `json:"stream_close_delay,omitempty"`
+}
+
+// userTransport is the transport the `proxy` setting chose.
+type userTransport struct {
+	reverseproxy.HTTPTransport
+	Protocol string `json:"protocol"`
+}
 
 // loadProxies loads Caddy's reverse proxy twice, for plain and for TLS
 // apps, each fed its upstream by the route the request matched.
@@ -36,7 +65,7 @@ func (h *Handler) loadProxies(ctx caddy.Context) error {
 	return err
 }
 
-func loadProxy(ctx caddy.Context, cfg map[string]any) (caddyhttp.MiddlewareHandler, error) {
+func loadProxy(ctx caddy.Context, cfg *reverseproxy.Handler) (caddyhttp.MiddlewareHandler, error) {
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -50,98 +79,139 @@ func loadProxy(ctx caddy.Context, cfg map[string]any) (caddyhttp.MiddlewareHandl
 
 // proxyConfig builds the reverse_proxy configuration: the user's proxy
 // block, with our upstream source, retries that find the app's loopback
-// family and honour `wait`, and, for TLS apps, a transport that trusts
-// the app's own certificate (it is ours, on loopback).
-func (h *Handler) proxyConfig(tls bool) (map[string]any, error) {
-	cfg := map[string]any{}
+// family and honour `wait` without ever sending a request twice, and, for
+// TLS apps, a transport that trusts the app's own certificate (it is
+// ours, on loopback).
+func (h *Handler) proxyConfig(tls bool) (*reverseproxy.Handler, error) {
+	var user userProxy
 	if len(h.Proxy) > 0 {
-		if err := json.Unmarshal(h.Proxy, &cfg); err != nil {
+		if err := strictDecode(h.Proxy, &user); err != nil {
 			return nil, fmt.Errorf("proxy: %w", err)
 		}
 	}
-	for _, key := range []string{"upstreams", "dynamic_upstreams"} {
-		if _, ok := cfg[key]; ok {
-			return nil, fmt.Errorf("proxy: %q cannot be set here: each route's target is its upstream", key)
-		}
+	if user.Module != "" && user.Module != "reverse_proxy" {
+		return nil, fmt.Errorf("proxy: handler %q: the proxy block configures reverse_proxy", user.Module)
 	}
-	delete(cfg, "handler")
-	cfg["dynamic_upstreams"] = map[string]any{"source": "localdev"}
-	if _, ok := cfg["stream_close_delay"]; !ok {
-		cfg["stream_close_delay"] = streamCloseDelay
+	rp := &user.Handler
+	if len(rp.Upstreams) > 0 {
+		return nil, fmt.Errorf("proxy: %q cannot be set here: each route's target is its upstream", "upstreams")
 	}
-	cfg["load_balancing"] = h.loadBalancing(cfg["load_balancing"])
+	if rp.DynamicUpstreamsRaw != nil {
+		return nil, fmt.Errorf("proxy: %q cannot be set here: each route's target is its upstream", "dynamic_upstreams")
+	}
+	rp.DynamicUpstreamsRaw = caddyconfig.JSONModuleObject(Upstreams{}, "source", "localdev", nil)
+	rp.StreamCloseDelay = streamCloseDelay
+	if user.StreamCloseDelay != nil {
+		rp.StreamCloseDelay = *user.StreamCloseDelay
+	}
+	rp.LoadBalancing = h.loadBalancing(rp.LoadBalancing)
+	transport, err := appTransport(rp.TransportRaw, tls)
+	if err != nil {
+		return nil, err
+	}
+	rp.TransportRaw = transport
 	if tls {
-		transport, err := trustingTransport(cfg["transport"])
-		if err != nil {
-			return nil, err
-		}
-		cfg["transport"] = transport
-		keepHost(cfg)
+		rp.Headers = keepHost(rp.Headers)
 	}
-	return cfg, nil
+	return rp, nil
+}
+
+// strictDecode reads one JSON value into v, refusing unknown fields as
+// Caddy does when it loads a module.
+func strictDecode(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 // keepHost sends the client's Host to a TLS app unchanged, as to every
 // other app: Caddy would otherwise send the upstream's address. A Host
 // the user's proxy block sets wins.
-func keepHost(cfg map[string]any) {
-	headers := child(cfg, "headers")
-	request := child(headers, "request")
-	set := child(request, "set")
-	for name := range set {
+func keepHost(hdr *headers.Handler) *headers.Handler {
+	if hdr == nil {
+		hdr = new(headers.Handler)
+	}
+	if hdr.Request == nil {
+		hdr.Request = new(headers.HeaderOps)
+	}
+	for name := range hdr.Request.Set {
 		if strings.EqualFold(name, "Host") {
-			return
+			return hdr
 		}
 	}
-	set["Host"] = []string{"{http.request.hostport}"}
-}
-
-// child returns m[key] as a map, creating it if needed.
-func child(m map[string]any, key string) map[string]any {
-	c, _ := m[key].(map[string]any)
-	if c == nil {
-		c = map[string]any{}
-		m[key] = c
+	if hdr.Request.Set == nil {
+		hdr.Request.Set = make(http.Header)
 	}
-	return c
+	hdr.Request.Set["Host"] = []string{"{http.request.hostport}"}
+	return hdr
 }
 
-// loadBalancing sets how a request is retried: once, on the other loopback
-// family, or, with `wait`, until the app answers or the wait runs out.
-// Settings the user gave win.
-func (h *Handler) loadBalancing(given any) map[string]any {
-	lb, _ := given.(map[string]any)
+// loadBalancing sets how a request is retried: a failed dial once more,
+// on the other loopback family, or, with `wait`, until the app answers or
+// the wait runs out. A request whose connection was made is not sent
+// again. Settings the user gave win.
+func (h *Handler) loadBalancing(lb *reverseproxy.LoadBalancing) *reverseproxy.LoadBalancing {
 	if lb == nil {
-		lb = map[string]any{}
+		lb = new(reverseproxy.LoadBalancing)
 	}
-	if _, ok := lb["try_duration"]; ok {
+	if lb.RetryMatchRaw == nil {
+		lb.RetryMatchRaw = retryNothingSent
+	}
+	if lb.TryDuration > 0 {
 		return lb
 	}
 	if h.Wait > 0 {
-		lb["try_duration"] = h.Wait
-		lb["try_interval"] = retryInterval
+		lb.TryDuration = h.Wait
+		if lb.TryInterval == 0 {
+			lb.TryInterval = retryInterval
+		}
 		return lb
 	}
-	if _, ok := lb["retries"]; !ok {
-		lb["retries"] = 1
+	if lb.Retries == 0 {
+		lb.Retries = 1
 	}
 	return lb
 }
 
-// trustingTransport adds TLS without verification to the HTTP transport.
-func trustingTransport(given any) (map[string]any, error) {
-	t, _ := given.(map[string]any)
-	if t == nil {
-		t = map[string]any{"protocol": "http"}
+// appTransport returns the transport for apps on this machine: Caddy's
+// HTTP transport with loopback's settings (internal/loopback) where the
+// user's proxy block left them unset, and for TLS apps, TLS without
+// verification. A transport of another protocol (fastcgi, say) is the
+// user's own and left alone, except that TLS apps need the HTTP one.
+func appTransport(given json.RawMessage, tls bool) (json.RawMessage, error) {
+	t := userTransport{Protocol: "http"}
+	if given != nil {
+		var named struct {
+			Protocol string `json:"protocol"`
+		}
+		if err := json.Unmarshal(given, &named); err != nil {
+			return nil, fmt.Errorf("proxy: transport: %w", err)
+		}
+		if named.Protocol != "http" {
+			if tls {
+				return nil, fmt.Errorf("proxy: https:// targets need the http transport, not %q", named.Protocol)
+			}
+			return given, nil
+		}
+		if err := strictDecode(given, &t); err != nil {
+			return nil, fmt.Errorf("proxy: transport: %w", err)
+		}
 	}
-	if t["protocol"] != "http" {
-		return nil, fmt.Errorf("proxy: https:// targets need the http transport, not %v", t["protocol"])
+	ours := loopback.Transport()
+	if t.KeepAlive == nil {
+		t.KeepAlive = new(reverseproxy.KeepAlive)
 	}
-	tlsCfg, _ := t["tls"].(map[string]any)
-	if tlsCfg == nil {
-		tlsCfg = map[string]any{}
+	if t.KeepAlive.MaxIdleConnsPerHost == 0 {
+		t.KeepAlive.MaxIdleConnsPerHost = ours.KeepAlive.MaxIdleConnsPerHost
 	}
-	tlsCfg["insecure_skip_verify"] = true
-	t["tls"] = tlsCfg
-	return t, nil
+	if t.Compression == nil {
+		t.Compression = ours.Compression
+	}
+	if tls {
+		if t.TLS == nil {
+			t.TLS = new(reverseproxy.TLSConfig)
+		}
+		t.TLS.InsecureSkipVerify = true
+	}
+	return caddyconfig.JSONModuleObject(t.HTTPTransport, "protocol", "http", nil), nil
 }

@@ -18,8 +18,11 @@ const routeVar = "localdev.route"
 // Upstreams is a dynamic upstream source for reverse_proxy that sends each
 // request to its route's target, by Host. It does no client check of its
 // own: pair it with a remote_ip matcher when used from a stock
-// reverse_proxy (`dynamic localdev`), and set `lb_retries 1` so that an app
-// listening only on ::1 (or only on 127.0.0.1) is found on the first try.
+// reverse_proxy (`dynamic localdev`), set `lb_retries 1` so that an app
+// listening only on ::1 (or only on 127.0.0.1) is found on the first try,
+// and an `lb_retry_match` that matches nothing (`not path *`) so that only
+// failed dials are retried. There each request starts on the family that
+// localdev's own handler or health check last saw answer.
 type Upstreams struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -33,37 +36,78 @@ func (Upstreams) CaddyModule() caddy.ModuleInfo {
 // GetUpstreams returns the one address to try for the request's route, or
 // none for a name that has no route.
 func (Upstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, error) {
-	route := requestRoute(r)
+	route, retry := requestRoute(r)
 	if route == nil {
 		return nil, nil
 	}
-	return []*reverseproxy.Upstream{{Dial: route.Dial()}}, nil
+	one := new(oneUpstream) // the upstream and its list in one allocation
+	one.upstream.Dial = route.Dial()
+	if retry != nil {
+		one.upstream.Dial = route.Target.Dials[retry.dial]
+	}
+	one.list[0] = &one.upstream
+	return one.list[:], nil
 }
 
-// ResetCache is called before a retry: a bare-port route tries the other
-// loopback family next, and keeps it while it answers.
+// oneUpstream is the list GetUpstreams returns. Each request gets its own:
+// Caddy's reverse proxy writes to the upstreams it is given.
+type oneUpstream struct {
+	upstream reverseproxy.Upstream
+	list     [1]*reverseproxy.Upstream
+}
+
+// ResetCache is called before a retry, which Caddy's reverse proxy makes
+// only after a failed dial (localdev's retry rule; see proxyConfig): a
+// bare-port route tries the other loopback family next. The route's
+// preferred family stays as it is until the other one answers.
 func (Upstreams) ResetCache(r *http.Request) error {
-	if route := requestRoute(r); route != nil {
-		route.Retry()
+	route, retry := requestRoute(r)
+	if route == nil {
+		return nil
 	}
+	if retry == nil {
+		retry = &retryState{route: route, dial: route.Preferred()}
+		caddyhttp.SetVar(r.Context(), routeVar, retry)
+	}
+	retry.dial = route.NextDial(retry.dial)
 	return nil
 }
 
+// retryState replaces the route in the request's variables once a
+// request is retried: which of the route's addresses it tries now.
+type retryState struct {
+	route *routes.Route
+	dial  int // index in route.Target.Dials
+}
+
 // requestRoute returns the route the localdev handler matched, or looks
-// the Host up when a stock reverse_proxy uses this source directly.
-func requestRoute(r *http.Request) *routes.Route {
-	if route, ok := caddyhttp.GetVar(r.Context(), routeVar).(*routes.Route); ok {
-		return route
+// the Host up when a stock reverse_proxy uses this source directly, and
+// the request's retry state once it has been retried.
+func requestRoute(r *http.Request) (*routes.Route, *retryState) {
+	switch v := caddyhttp.GetVar(r.Context(), routeVar).(type) {
+	case *routes.Route:
+		return v, nil
+	case *retryState:
+		return v.route, v
 	}
 	host, ok := routes.NormalizeHost(r.Host)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	route := table.Lookup(host)
 	if route != nil {
 		caddyhttp.SetVar(r.Context(), routeVar, route)
 	}
-	return route
+	return route, nil
+}
+
+// learnFamily records, after a retried request, which loopback family
+// accepted its connection: the one its last attempt dialed, unless that
+// dial failed too.
+func learnFamily(r *http.Request, dialFailed bool) {
+	if retry, ok := caddyhttp.GetVar(r.Context(), routeVar).(*retryState); ok && !dialFailed {
+		retry.route.PreferDial(retry.dial)
+	}
 }
 
 // UnmarshalCaddyfile sets up the source from Caddyfile tokens. Syntax:

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -15,6 +16,7 @@ type sample struct {
 	rps      float64
 	p50, p99 time.Duration
 	cpuPerOp time.Duration // 0 when unknown
+	dials    float64       // connections the app accepted per 1,000 requests
 	failed   int
 }
 
@@ -30,8 +32,8 @@ func newClient(conns int) *http.Client {
 	}
 }
 
-func get(client *http.Client, r *row) error {
-	req, err := http.NewRequest("GET", "http://"+r.addr+"/", nil)
+func get(client *http.Client, r *row, size int) error {
+	req, err := http.NewRequest("GET", "http://"+r.addr+"/"+strconv.Itoa(size), nil)
 	if err != nil {
 		return err
 	}
@@ -40,10 +42,13 @@ func get(client *http.Client, r *row) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(io.Discard, res.Body)
+	n, err := io.Copy(io.Discard, res.Body)
 	_ = res.Body.Close()
 	if err == nil && res.StatusCode != http.StatusOK {
 		err = &statusError{res.StatusCode}
+	}
+	if err == nil && n != int64(size) {
+		err = io.ErrUnexpectedEOF
 	}
 	return err
 }
@@ -53,25 +58,24 @@ type statusError struct{ code int }
 func (e *statusError) Error() string { return http.StatusText(e.code) }
 
 // measure runs every row once per round, rotating the order each round.
-func measure(rows []*row, rounds int, duration time.Duration, conns int) map[*row][]sample {
+func measure(rows []*row, rounds int, duration time.Duration, conns, size int) map[*row][]sample {
 	out := make(map[*row][]sample)
 	for round := 0; round < rounds; round++ {
 		for i := range rows {
 			r := rows[(i+round)%len(rows)]
-			out[r] = append(out[r], load(r, duration, conns))
+			out[r] = append(out[r], load(r, duration, conns, size))
 		}
 	}
 	return out
 }
 
 // load drives a closed loop of conns workers against r for duration.
-func load(r *row, duration time.Duration, conns int) sample {
+func load(r *row, duration time.Duration, conns, size int) sample {
 	client := newClient(conns)
 	defer client.CloseIdleConnections()
-	for i := 0; i < conns; i++ { // warm the connections
-		_ = get(client, r)
-	}
+	warm(client, r, conns, size)
 	cpuBefore, cpuOK := cpuTime(r)
+	connsBefore := appConns.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
 	var mu sync.Mutex
@@ -83,7 +87,7 @@ func load(r *row, duration time.Duration, conns int) sample {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lat, bad := worker(ctx, client, r)
+			lat, bad := worker(ctx, client, r, size)
 			mu.Lock()
 			all = append(all, lat...)
 			failed += bad
@@ -93,6 +97,9 @@ func load(r *row, duration time.Duration, conns int) sample {
 	wg.Wait()
 	elapsed := time.Since(start)
 	s := sample{rps: float64(len(all)) / elapsed.Seconds(), failed: failed}
+	if len(all) > 0 {
+		s.dials = float64(appConns.Load()-connsBefore) * 1000 / float64(len(all))
+	}
 	if cpuAfter, ok := cpuTime(r); ok && cpuOK && len(all) > 0 {
 		s.cpuPerOp = (cpuAfter - cpuBefore) / time.Duration(len(all))
 	}
@@ -101,10 +108,24 @@ func load(r *row, duration time.Duration, conns int) sample {
 	return s
 }
 
-func worker(ctx context.Context, client *http.Client, r *row) (lat []time.Duration, failed int) {
+// warm opens the client's connections (conns requests at once) before
+// the measured part.
+func warm(client *http.Client, r *row, conns, size int) {
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = get(client, r, size)
+		}()
+	}
+	wg.Wait()
+}
+
+func worker(ctx context.Context, client *http.Client, r *row, size int) (lat []time.Duration, failed int) {
 	for ctx.Err() == nil {
 		t := time.Now()
-		if err := get(client, r); err != nil {
+		if err := get(client, r, size); err != nil {
 			if ctx.Err() == nil {
 				failed++
 			}

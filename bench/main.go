@@ -1,15 +1,21 @@
 // Command bench measures localdev against stock Caddy on this machine.
 //
-//	go run ./bench [-rounds 5] [-duration 3s] [-conns 16]
+//	go run ./bench [-rounds 7] [-duration 2s] [-conns 1,16,50] [-sizes 100,65536] [-profile DIR]
 //
 // It builds stock Caddy (standard modules) and Caddy with localdev, starts
 // an app on loopback, and drives a closed-loop HTTP/1.1 load against: the
 // app directly; stock reverse_proxy; stock again (the A/A control, since a
 // binary measured against itself moves by several percent on a shared
-// machine); localdev with 1 route; and localdev with 10,000 routes. Rounds
-// alternate the rows so that noise hits every row alike. It prints the
-// median over rounds of requests/s, p50, p99, CPU time per request and peak
-// RSS, then the ratios, then WebSocket round trips through each proxy.
+// machine); stock given localdev's loopback transport settings (the fair
+// comparison: what the transport alone is worth); localdev with 1 route;
+// and localdev with 10,000 routes. Each concurrency and body size is its
+// own table. Rounds alternate the rows so that noise hits every row
+// alike. It prints the median over rounds of requests/s, p50, p99 and CPU
+// time per request (read from each process), then each row's ratios to
+// stock as medians of per-round ratios, with the A/A control's range over
+// the rounds next to them; then WebSocket round trips through each proxy.
+// With -profile it also saves 10 s CPU profiles of stock and localdev
+// under the same load (50 connections, 100 B).
 package main
 
 import (
@@ -18,21 +24,45 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
 func main() {
-	rounds := flag.Int("rounds", 5, "alternating rounds")
-	duration := flag.Duration("duration", 3*time.Second, "load per row per round")
-	conns := flag.Int("conns", 16, "concurrent connections")
+	rounds := flag.Int("rounds", 7, "alternating rounds")
+	duration := flag.Duration("duration", 2*time.Second, "load per row per round")
+	conns := flag.String("conns", "1,16,50", "concurrent connections, one table each")
+	sizes := flag.String("sizes", "100,65536", "response body sizes in bytes, one table each")
 	wsTrips := flag.Int("ws", 2000, "WebSocket round trips per proxy")
+	profile := flag.String("profile", "", "folder for CPU profiles of stock and localdev (none if empty)")
 	flag.Parse()
-	if err := run(*rounds, *duration, *conns, *wsTrips); err != nil {
+	c, err := ints(*conns)
+	if err != nil {
+		log.Fatalf("-conns: %v", err)
+	}
+	s, err := ints(*sizes)
+	if err != nil {
+		log.Fatalf("-sizes: %v", err)
+	}
+	if err := run(*rounds, *duration, c, s, *wsTrips, *profile); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(rounds int, duration time.Duration, conns, wsTrips int) error {
+func ints(list string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func run(rounds int, duration time.Duration, conns, sizes []int, wsTrips int, profile string) error {
 	dir, err := os.MkdirTemp("", "localdev-bench-")
 	if err != nil {
 		return err
@@ -45,7 +75,7 @@ func run(rounds int, duration time.Duration, conns, wsTrips int) error {
 	if err := build(oursBin, "./cmd/caddy"); err != nil {
 		return err
 	}
-	app, err := startApp()
+	app, err := startApp(sizes)
 	if err != nil {
 		return err
 	}
@@ -55,9 +85,28 @@ func run(rounds int, duration time.Duration, conns, wsTrips int) error {
 		return err
 	}
 	defer stopRows(rows)
-	fmt.Printf("localdev benchmark: %d rounds x %s per row, %d connections, GOMAXPROCS of each Caddy = all %d cores shared\n\n",
-		rounds, duration, conns, numCPU())
-	results := measure(rows, rounds, duration, conns)
-	report(os.Stdout, rows, results)
-	return websocketReport(os.Stdout, rows, wsTrips)
+	fmt.Printf("localdev benchmark: %d rounds x %s per row, HTTP/1.1 keep-alive, GOMAXPROCS of each Caddy = all %d cores shared with the load\n",
+		rounds, duration, numCPU())
+	for _, c := range conns {
+		for _, size := range sizes {
+			results := measure(rows, rounds, duration, c, size)
+			fmt.Printf("\n== %d connections, %s responses ==\n", c, sizeName(size))
+			report(os.Stdout, rows, results)
+		}
+	}
+	if err := websocketReport(os.Stdout, rows, wsTrips); err != nil {
+		return err
+	}
+	rssReport(os.Stdout, rows)
+	if profile != "" {
+		return profiles(profile, rows, 10*time.Second, 50, 100)
+	}
+	return nil
+}
+
+func sizeName(n int) string {
+	if n >= 1024 && n%1024 == 0 {
+		return fmt.Sprintf("%d KiB", n/1024)
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -11,28 +11,39 @@ import (
 	"github.com/coder/websocket"
 )
 
+// Row names; the report compares rows by name.
+const (
+	rowDirect     = "direct"
+	rowStock      = "stock"
+	rowAA         = "stock (A/A)"
+	rowStockTuned = "stock + loopback transport"
+	rowOne        = "localdev 1 route"
+	rowMany       = "localdev 10k routes"
+)
+
 // summary is a row's median over rounds.
 type summary struct {
 	rps      float64
 	p50, p99 time.Duration
 	cpuPerOp time.Duration
-	rssMiB   float64
+	dials    float64
 	failed   int
 }
 
-func summarize(r *row, samples []sample) summary {
+func summarize(samples []sample) summary {
 	var s summary
-	rps := make([]float64, len(samples))
+	var rps []float64
 	var p50, p99, cpu []time.Duration
-	for i, x := range samples {
-		rps[i] = x.rps
+	var dials []float64
+	for _, x := range samples {
+		dials = append(dials, x.dials)
+		rps = append(rps, x.rps)
 		p50 = append(p50, x.p50)
 		p99 = append(p99, x.p99)
 		cpu = append(cpu, x.cpuPerOp)
 		s.failed += x.failed
 	}
-	s.rps, s.p50, s.p99, s.cpuPerOp = median(rps), median(p50), median(p99), median(cpu)
-	s.rssMiB, _ = peakRSS(r)
+	s.rps, s.p50, s.p99, s.cpuPerOp, s.dials = median(rps), median(p50), median(p99), median(cpu), median(dials)
 	return s
 }
 
@@ -42,44 +53,106 @@ func median[T int64 | float64 | time.Duration](xs []T) T {
 	}
 	s := slices.Clone(xs)
 	slices.Sort(s)
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
 	return s[len(s)/2]
 }
 
+// metric picks one figure of a sample; higher says whether more is better.
+type metric struct {
+	name   string
+	of     func(sample) float64
+	higher bool
+}
+
+var metrics = []metric{
+	{"throughput", func(s sample) float64 { return s.rps }, true},
+	{"p99", func(s sample) float64 { return float64(s.p99) }, false},
+	{"CPU/req", func(s sample) float64 { return float64(s.cpuPerOp) }, false},
+}
+
+// ratios returns a's figure over b's, round by round.
+func ratios(m metric, a, b []sample) []float64 {
+	var out []float64
+	for i := range min(len(a), len(b)) {
+		if x, y := m.of(a[i]), m.of(b[i]); x > 0 && y > 0 {
+			out = append(out, x/y)
+		}
+	}
+	return out
+}
+
 func report(w io.Writer, rows []*row, results map[*row][]sample) {
-	sums := make(map[string]summary)
+	byName := make(map[string][]sample)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\tCPU/req\tpeak RSS\tfailed\t")
+	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\tCPU/req\tapp dials/1k req\tfailed\t")
 	for _, r := range rows {
-		s := summarize(r, results[r])
-		sums[r.name] = s
-		cpu, rss := "-", "-"
+		byName[r.name] = results[r]
+		s := summarize(results[r])
+		cpu := "-"
 		if s.cpuPerOp > 0 {
 			cpu = fmt.Sprintf("%.1fµs", float64(s.cpuPerOp.Nanoseconds())/1e3)
 		}
-		if s.rssMiB > 0 {
-			rss = fmt.Sprintf("%.0f MiB", s.rssMiB)
-		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t\n", r.name, s.rps, ms(s.p50), ms(s.p99), cpu, rss, s.failed)
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.1f\t%d\t\n", r.name, s.rps, ms(s.p50), ms(s.p99), cpu, s.dials, s.failed)
 	}
 	_ = tw.Flush()
-	stock, aa, one, many, direct := sums["stock"], sums["stock (A/A)"], sums["localdev 1 route"], sums["localdev 10k routes"], sums["direct"]
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "ratios (medians over rounds)        throughput  p99     CPU/req")
-	ratio(w, "A/A control: stock again / stock", aa, stock)
-	ratio(w, "localdev 1 route / stock", one, stock)
-	ratio(w, "localdev 10k routes / stock", many, stock)
-	ratio(w, "localdev 10k / localdev 1", many, one)
-	fmt.Fprintf(w, "  %-34s %.3f\n", "localdev 1 route / direct", one.rps/direct.rps)
-	fmt.Fprintln(w, "targets: throughput >= 0.97x stock, p99 <= 1.05x stock, 10k within 3% of 1,")
-	fmt.Fprintln(w, "each judged against the A/A control's spread on this machine.")
+
+	stock := byName[rowStock]
+	fmt.Fprintln(w, "ratio to stock: median of per-round ratios; [A/A control's range over the rounds]; =, + or - : within, better or worse than that range")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "\t")
+	for _, m := range metrics {
+		fmt.Fprintf(tw, "%s\t", m.name)
+	}
+	fmt.Fprintln(tw)
+	aaRange := make(map[string][2]float64)
+	for _, m := range metrics {
+		rs := ratios(m, byName[rowAA], stock)
+		if len(rs) > 0 {
+			aaRange[m.name] = [2]float64{slices.Min(rs), slices.Max(rs)}
+		}
+	}
+	for _, name := range []string{rowAA, rowStockTuned, rowOne, rowMany} {
+		fmt.Fprintf(tw, "  %s\t", name)
+		for _, m := range metrics {
+			rs := ratios(m, byName[name], stock)
+			if len(rs) == 0 {
+				fmt.Fprint(tw, "-\t")
+				continue
+			}
+			med := median(rs)
+			span := aaRange[m.name]
+			if name == rowAA {
+				fmt.Fprintf(tw, "%.3f [%.3f–%.3f]\t", med, span[0], span[1])
+				continue
+			}
+			fmt.Fprintf(tw, "%.3f %s\t", med, verdict(med, span, m.higher))
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprintf(tw, "  %s\t", "localdev 10k / 1 route")
+	for _, m := range metrics {
+		if rs := ratios(m, byName[rowMany], byName[rowOne]); len(rs) > 0 {
+			fmt.Fprintf(tw, "%.3f\t", median(rs))
+		} else {
+			fmt.Fprint(tw, "-\t")
+		}
+	}
+	fmt.Fprintln(tw)
+	_ = tw.Flush()
 }
 
-func ratio(w io.Writer, label string, a, b summary) {
-	cpu := "-"
-	if a.cpuPerOp > 0 && b.cpuPerOp > 0 {
-		cpu = fmt.Sprintf("%.3f", float64(a.cpuPerOp)/float64(b.cpuPerOp))
+// verdict compares a ratio with the A/A control's range.
+func verdict(r float64, span [2]float64, higherBetter bool) string {
+	switch {
+	case r >= span[0] && r <= span[1]:
+		return "="
+	case (r > span[1]) == higherBetter:
+		return "+"
+	default:
+		return "-"
 	}
-	fmt.Fprintf(w, "  %-34s %.3f       %.3f   %s\n", label, a.rps/b.rps, float64(a.p99)/float64(b.p99), cpu)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
@@ -89,7 +162,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microse
 func websocketReport(w io.Writer, rows []*row, trips int) error {
 	fmt.Fprintf(w, "\nWebSocket round trips (%d, sequential)      p50       p99\n", trips)
 	for _, r := range rows {
-		if r.name != "stock" && r.name != "localdev 1 route" && r.name != "direct" {
+		if r.name != rowStock && r.name != rowOne && r.name != rowDirect {
 			continue
 		}
 		p50, p99, err := websocketTrips(r, trips)
@@ -123,4 +196,14 @@ func websocketTrips(r *row, trips int) (p50, p99 time.Duration, err error) {
 	}
 	slices.Sort(lat)
 	return percentile(lat, 0.5), percentile(lat, 0.99), nil
+}
+
+// rssReport prints each Caddy's peak resident memory over the whole run.
+func rssReport(w io.Writer, rows []*row) {
+	fmt.Fprintln(w, "\npeak RSS over the run")
+	for _, r := range rows {
+		if mib, ok := peakRSS(r); ok {
+			fmt.Fprintf(w, "  %-28s %4.0f MiB\n", r.name, mib)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,17 +13,22 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/coder/websocket"
+
+	"github.com/localdev/localdev/internal/loopback"
 )
 
 // row is one thing measured: the app itself or a Caddy in front of it.
 type row struct {
-	name string
-	addr string // where the load goes
-	host string // the Host header it sends
-	cmd  *exec.Cmd
+	name  string
+	addr  string // where the load goes
+	host  string // the Host header it sends
+	admin string // the Caddy's admin endpoint, for profiles
+	cmd   *exec.Cmd
 }
 
 func build(out, pkg string) error {
@@ -40,19 +46,40 @@ type app struct {
 	port int
 }
 
+// appConns counts the connections the app accepted: a proxy that reuses
+// its connections to the app opens few.
+var appConns atomic.Int64
+
 func (a *app) Close() { _ = a.srv.Close() }
 
-func startApp() (*app, error) {
+// startApp serves "/N" with N bytes for each of sizes, and a WebSocket
+// echo at /ws.
+func startApp(sizes []int) (*app, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write([]byte("hello from the app\n"))
-	})
+	seen := map[int]bool{}
+	for _, n := range append([]int{100}, sizes...) {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		body := []byte(strings.Repeat("x", n))
+		length := strconv.Itoa(n)
+		mux.HandleFunc("/"+length, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("Content-Length", length)
+			_, _ = w.Write(body)
+		})
+	}
 	mux.HandleFunc("/ws", echoWebSocket)
-	a := &app{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, port: ln.Addr().(*net.TCPAddr).Port}
+	a := &app{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			appConns.Add(1)
+		}
+	}}, port: ln.Addr().(*net.TCPAddr).Port}
 	go func() { _ = a.srv.Serve(ln) }()
 	return a, nil
 }
@@ -77,15 +104,19 @@ func echoWebSocket(w http.ResponseWriter, r *http.Request) {
 // startRows starts the Caddy processes, one per row.
 func startRows(dir, stockBin, oursBin string, appPort int) ([]*row, error) {
 	app := "127.0.0.1:" + strconv.Itoa(appPort)
-	rows := []*row{{name: "direct", addr: app, host: "app.localhost"}}
+	rows := []*row{{name: rowDirect, addr: app, host: "app.localhost"}}
+	stock := map[string]any{"handler": "reverse_proxy", "upstreams": []any{map[string]any{"dial": app}}}
+	tuned := map[string]any{"handler": "reverse_proxy", "upstreams": []any{map[string]any{"dial": app}},
+		"transport": caddyconfig.JSONModuleObject(loopback.Transport(), "protocol", "http", nil)}
 	specs := []struct {
 		name, bin string
 		handler   map[string]any
 	}{
-		{"stock", stockBin, map[string]any{"handler": "reverse_proxy", "upstreams": []any{map[string]any{"dial": app}}}},
-		{"stock (A/A)", stockBin, map[string]any{"handler": "reverse_proxy", "upstreams": []any{map[string]any{"dial": app}}}},
-		{"localdev 1 route", oursBin, map[string]any{"handler": "localdev", "routes": manyRoutes(appPort, 0)}},
-		{"localdev 10k routes", oursBin, map[string]any{"handler": "localdev", "routes": manyRoutes(appPort, 10000)}},
+		{rowStock, stockBin, stock},
+		{rowAA, stockBin, stock},
+		{rowStockTuned, stockBin, tuned},
+		{rowOne, oursBin, map[string]any{"handler": "localdev", "routes": manyRoutes(appPort, 0)}},
+		{rowMany, oursBin, map[string]any{"handler": "localdev", "routes": manyRoutes(appPort, 10000)}},
 	}
 	for i, s := range specs {
 		r, err := startCaddy(dir, i, s.name, s.bin, s.handler)
@@ -113,8 +144,13 @@ func startCaddy(dir string, i int, name, bin string, handler map[string]any) (*r
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
+	adminPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	admin := "127.0.0.1:" + strconv.Itoa(adminPort)
 	cfg := map[string]any{
-		"admin":   map[string]any{"disabled": true},
+		"admin":   map[string]any{"listen": admin},
 		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
 		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"bench": map[string]any{
 			"listen":          []string{addr},
@@ -136,7 +172,7 @@ func startCaddy(dir string, i int, name, bin string, handler map[string]any) (*r
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	r := &row{name: name, addr: addr, host: "app.localhost", cmd: cmd}
+	r := &row{name: name, addr: addr, host: "app.localhost", admin: admin, cmd: cmd}
 	return r, waitUp(r)
 }
 
@@ -144,7 +180,7 @@ func waitUp(r *row) error {
 	client := newClient(1)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if err := get(client, r); err == nil {
+		if err := get(client, r, 100); err == nil {
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -211,4 +247,50 @@ func peakRSS(r *row) (float64, bool) {
 func dialWebSocket(ctx context.Context, r *row) (*websocket.Conn, error) {
 	c, _, err := websocket.Dial(ctx, "ws://"+r.addr+"/ws", &websocket.DialOptions{Host: r.host})
 	return c, err
+}
+
+// profileNames are the files profiles writes.
+var profileNames = map[string]string{rowStock: "stock.pprof", rowStockTuned: "stock-loopback-transport.pprof", rowOne: "localdev.pprof"}
+
+// profiles saves a CPU profile of stock Caddy and of localdev (1 route),
+// each taken while the same load runs against it.
+func profiles(dir string, rows []*row, d time.Duration, conns, size int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if profileNames[r.name] == "" {
+			continue
+		}
+		file := filepath.Join(dir, profileNames[r.name])
+		fmt.Fprintf(os.Stderr, "profiling %s for %s under %d connections -> %s\n", r.name, d, conns, file)
+		done := make(chan error, 1)
+		go func() { done <- saveProfile(r, d, file) }()
+		load(r, d+time.Second, conns, size)
+		if err := <-done; err != nil {
+			return fmt.Errorf("%s: %v", r.name, err)
+		}
+	}
+	return nil
+}
+
+func saveProfile(r *row, d time.Duration, file string) error {
+	client := &http.Client{Timeout: d + 30*time.Second}
+	res, err := client.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", r.admin, int(d.Seconds())))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", res.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -58,10 +58,12 @@ type AppDown struct {
 	Error  string        // short dial error, e.g. "connection refused"
 }
 
-// Loop is the 508 page: the route points back at Caddy itself.
+// Loop is the 508 page: the route points back at Caddy itself, or the
+// request came back to a route it had already passed.
 type Loop struct {
 	Name   string
 	Target string
+	Via    []string // the routes the request passed, in order, when more than the route itself
 }
 
 // MaxDashboardRows is how many routes the dashboard renders on the server;
@@ -371,13 +373,34 @@ func RenderAppDownText(w io.Writer, d AppDown) error {
 	return writeString(w, b.String())
 }
 
+// loopView is what loop.html sees.
+type loopView struct {
+	Loop
+	Chain []string // the routes the request went through, ending with Name; nil for a route to Caddy itself
+}
+
 // RenderLoop writes the 508 page.
 func RenderLoop(w io.Writer, d Loop) error {
-	return render(w, loopTmpl, d)
+	v := loopView{Loop: d}
+	if len(d.Via) > 1 || len(d.Via) == 1 && d.Via[0] != d.Name {
+		v.Chain = append(append(v.Chain, d.Via...), d.Name)
+	}
+	return render(w, loopTmpl, v)
 }
 
 // RenderLoopText writes the plain-text form of the 508 page.
 func RenderLoopText(w io.Writer, d Loop) error {
+	if len(d.Via) > 1 || len(d.Via) == 1 && d.Via[0] != d.Name {
+		chain := make([]string, 0, len(d.Via)+1)
+		for _, v := range d.Via {
+			chain = append(chain, clean(v))
+		}
+		chain = append(chain, clean(d.Name))
+		return writeString(w, fmt.Sprintf(
+			"localdev: loop: the request went %s, back to a route it had passed\n"+
+				"an app behind one of these routes forwards to the next; stop the forwarding that leads back\n",
+			strings.Join(chain, " -> ")))
+	}
 	return writeString(w, fmt.Sprintf(
 		"localdev: %s points back at this server (%s is its own listener), so proxying would loop\n"+
 			"point the route at your app's own port\n",

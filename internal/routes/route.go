@@ -56,6 +56,37 @@ type liveState struct {
 	checked    atomic.Int64 // unix nanoseconds of the last check
 	requests   atomic.Pointer[Ring]
 	exposed    atomic.Int64 // see exposed.go
+	outcomes   [NumOutcomes]atomic.Uint64
+	hopMark    atomic.Pointer[[]string]
+}
+
+// Outcome is what became of a request for a route, counted per route for
+// the metrics.
+type Outcome uint8
+
+// Outcomes of a request for a known route.
+const (
+	// OutcomeProxied: the app answered.
+	OutcomeProxied Outcome = iota
+	// OutcomeAppDown: nothing accepted the connection at the target.
+	OutcomeAppDown
+	// OutcomeAppError: the app took the request and failed before or
+	// while answering (closed the connection, reset it, timed out).
+	OutcomeAppError
+	// OutcomeLoop: the request came back to a route it had passed.
+	OutcomeLoop
+	// NumOutcomes is the number of outcomes.
+	NumOutcomes
+)
+
+var outcomeNames = [NumOutcomes]string{"proxied", "app_down", "app_error", "loop"}
+
+// String returns the outcome's metric label value.
+func (o Outcome) String() string {
+	if o < NumOutcomes {
+		return outcomeNames[o]
+	}
+	return "unknown"
 }
 
 // NewRoute returns a route with fresh live state.
@@ -75,15 +106,24 @@ func (r *Route) Dial() string {
 	return r.Target.Dials[0]
 }
 
-// Retry records that dialing failed, so that a bare-port route tries the
-// other loopback family next. It reports whether there is another family.
-func (r *Route) Retry() bool {
-	if !r.Target.BothFamilies() {
-		return false
+// Preferred returns the index in Target.Dials of the address to try
+// first: for a bare port, the loopback family that answered last.
+func (r *Route) Preferred() int {
+	if r.Target.BothFamilies() && r.live.preferIPv6.Load() {
+		return 1
 	}
-	v := r.live.preferIPv6.Load()
-	r.live.preferIPv6.CompareAndSwap(v, !v)
-	return true
+	return 0
+}
+
+// NextDial returns the index of the address to try after the one at i
+// failed to connect: the other loopback family for a bare port, the same
+// address otherwise. It changes nothing: the preference moves only when
+// the other family answers (PreferDial).
+func (r *Route) NextDial(i int) int {
+	if r.Target.BothFamilies() {
+		return 1 - i
+	}
+	return 0
 }
 
 // PreferDial records which of the target's dial addresses answered.
@@ -91,6 +131,34 @@ func (r *Route) PreferDial(i int) {
 	if r.Target.BothFamilies() {
 		r.live.preferIPv6.Store(i == 1)
 	}
+}
+
+// HopMark returns the header value that marks a request as having passed
+// this route and no other, built by build on first use and kept with the
+// route, so that marking a request allocates nothing. The slice is shared:
+// do not modify it.
+func (r *Route) HopMark(build func(name string) []string) []string {
+	if m := r.live.hopMark.Load(); m != nil {
+		return *m
+	}
+	m := build(r.Name)
+	r.live.hopMark.CompareAndSwap(nil, &m)
+	return m
+}
+
+// Count counts one request with the given outcome.
+func (r *Route) Count(o Outcome) {
+	r.live.outcomes[o].Add(1)
+}
+
+// Counts returns how many requests ended with each outcome, carried over
+// from the routes this one replaced.
+func (r *Route) Counts() [NumOutcomes]uint64 {
+	var out [NumOutcomes]uint64
+	for i := range out {
+		out[i] = r.live.outcomes[i].Load()
+	}
+	return out
 }
 
 // Health returns the last check's result and when it ran.
@@ -138,6 +206,9 @@ func (r *Route) inherit(old *Route) {
 		return
 	}
 	r.live.requests.Store(old.live.requests.Load())
+	for i := range r.live.outcomes {
+		r.live.outcomes[i].Store(old.live.outcomes[i].Load())
+	}
 }
 
 // RingSize is how many requests a route's inspector keeps.

@@ -127,7 +127,8 @@ func TestLiveStateSurvivesReplacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Record(Request{Method: "GET", Path: "/", Status: 200})
-	a.Retry()
+	a.Count(OutcomeAppError)
+	a.PreferDial(1)
 	owner := tb.AddConfig([]*Route{route(t, "app", "4001", SourceConfig)})
 	b := tb.Lookup("app.localhost")
 	if b.Source != SourceConfig || len(b.Requests()) != 1 || b.Dial() != "[::1]:4001" {
@@ -141,23 +142,30 @@ func TestLiveStateSurvivesReplacement(t *testing.T) {
 	if len(c.Requests()) != 1 || c.Dial() != "127.0.0.1:4002" {
 		t.Fatalf("a new target keeps the inspector but not the dial preference: %v %s", c.Requests(), c.Dial())
 	}
+	if n := c.Counts()[OutcomeAppError]; n != 1 {
+		t.Fatalf("a new target keeps the counts: app_error %d, want 1", n)
+	}
 }
 
 func TestRetryAlternatesFamilies(t *testing.T) {
 	r := route(t, "app", "5001", SourceConfig)
-	if r.Dial() != "127.0.0.1:5001" {
+	if r.Dial() != "127.0.0.1:5001" || r.Preferred() != 0 {
 		t.Fatalf("first dial %s", r.Dial())
 	}
-	if !r.Retry() || r.Dial() != "[::1]:5001" {
-		t.Fatalf("after a retry: %s", r.Dial())
+	next := r.NextDial(r.Preferred())
+	if r.Target.Dials[next] != "[::1]:5001" || r.NextDial(next) != 0 {
+		t.Fatalf("after a failed dial: %s", r.Target.Dials[next])
 	}
-	r.PreferDial(0)
 	if r.Dial() != "127.0.0.1:5001" {
-		t.Fatalf("after PreferDial(0): %s", r.Dial())
+		t.Fatalf("a failed dial alone moved the preference to %s", r.Dial())
+	}
+	r.PreferDial(1)
+	if r.Dial() != "[::1]:5001" || r.Preferred() != 1 {
+		t.Fatalf("after PreferDial(1): %s", r.Dial())
 	}
 	single := route(t, "one", "[::1]:5002", SourceConfig)
-	if single.Retry() || single.Dial() != "[::1]:5002" {
-		t.Fatal("a single-address target has nothing to retry")
+	if single.NextDial(0) != 0 || single.Dial() != "[::1]:5002" {
+		t.Fatal("a single-address target has nothing else to try")
 	}
 }
 
