@@ -87,12 +87,12 @@ func (requestCount) Collect(ch chan<- prometheus.Metric) {
 // routeCount reports caddy_localdev_routes{source} from the live table.
 type routeCount struct{}
 
-var routesDesc = prometheus.NewDesc("caddy_localdev_routes", "Routes in effect, by source (config, dir, api).", []string{"source"}, nil)
+var routesDesc = prometheus.NewDesc("caddy_localdev_routes", "Routes in effect, by source (config, dir, api, auto).", []string{"source"}, nil)
 
 func (routeCount) Describe(ch chan<- *prometheus.Desc) { ch <- routesDesc }
 
 func (routeCount) Collect(ch chan<- prometheus.Metric) {
-	counts := map[routes.Source]int{routes.SourceConfig: 0, routes.SourceDir: 0, routes.SourceAPI: 0}
+	counts := map[routes.Source]int{routes.SourceConfig: 0, routes.SourceDir: 0, routes.SourceAPI: 0, routes.SourceAuto: 0}
 	for _, r := range table.Routes() {
 		counts[r.Source]++
 	}
