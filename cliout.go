@@ -1,8 +1,13 @@
 package localdev
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -16,7 +21,7 @@ import (
 // caddycmd's wrapper turns status 1 without an error into 0.
 func cliResult(c *cobra.Command, args []string, code int, err error) error {
 	if err != nil {
-		fmt.Fprintln(c.ErrOrStderr(), cliEscape(err.Error()))
+		fmt.Fprintln(c.ErrOrStderr(), terminalSafe(err.Error()))
 	}
 	if err == nil && code == 0 {
 		return nil
@@ -32,11 +37,76 @@ func cliResult(c *cobra.Command, args []string, code int, err error) error {
 	return caddycmd.WrapCommandFuncForCobra(func(caddycmd.Flags) (int, error) { return code, nil })(c, args)
 }
 
-// cliEscape makes s safe to print on a terminal: control characters
-// (newlines included), bytes that are not UTF-8 and bidirectional
-// formatting characters become escapes (terminalSafe, shared with doctor),
-// so that a name or message cannot rewrite what the screen shows.
-func cliEscape(s string) string { return terminalSafe(s) }
+// writeTerminalJSON writes v as indented JSON whose control characters,
+// DEL, C1 controls and bidi overrides are all \u escapes (JSON escapes
+// only the C0 ones itself): printed on a terminal, the JSON shows them
+// rather than obeying them, and it means the same to a program.
+func writeTerminalJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	var out strings.Builder
+	for _, r := range buf.String() {
+		if r >= 0x7f && unsafeRune(r) {
+			fmt.Fprintf(&out, `\u%04x`, r)
+			continue
+		}
+		out.WriteRune(r)
+	}
+	_, err := io.WriteString(w, out.String())
+	return err
+}
+
+// unsafeRune reports whether printing r on a terminal could change what
+// the rest of the line looks like: C0 and C1 controls, DEL, and the Unicode
+// bidi controls (embeddings, overrides, isolates and marks).
+func unsafeRune(r rune) bool {
+	switch {
+	case r < 0x20, r >= 0x7f && r <= 0x9f:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	case r == 0x200e, r == 0x200f, r == 0x061c:
+		return true
+	}
+	return false
+}
+
+// terminalSafe makes s safe to print on a terminal: what unsafeRune
+// reports (newlines included) and bytes that are not UTF-8 become \xNN or
+// \u{NNNN}, so that a name or message cannot rewrite what the screen shows.
+func terminalSafe(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x80 && unsafeRune(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unsafeRune(r):
+			fmt.Fprintf(&b, `\u{%04x}`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
 
 // errChildStatus1 makes `caddy localdev run` exit with status 1 when the
 // command did: caddycmd's wrapper turns status 1 without an error into 0.

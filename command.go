@@ -2,7 +2,6 @@ package localdev
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -212,12 +211,10 @@ func listRoutes(addr string, w io.Writer, raw bool) error {
 		return cliError(err)
 	}
 	if raw {
-		data, err := json.Marshal(list)
-		if err != nil {
-			return err
+		if list == nil {
+			list = []routes.Info{}
 		}
-		_, err = fmt.Fprintf(w, "%s\n", data)
-		return err
+		return writeTerminalJSON(w, list)
 	}
 	if len(list) == 0 {
 		_, err := fmt.Fprintln(w, "no routes (add one with: caddy localdev add <name> <port>)")
@@ -234,7 +231,7 @@ func listRoutes(addr string, w io.Writer, raw bool) error {
 		if u == "" {
 			u = r.Name
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cliEscape(u), cliEscape(r.Target), cliEscape(r.Source), status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", terminalSafe(u), terminalSafe(r.Target), terminalSafe(r.Source), status)
 	}
 	return tw.Flush()
 }

@@ -2,7 +2,6 @@ package localdev
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -95,27 +94,9 @@ func discover(ctx context.Context, w, errw io.Writer, addr string, all, asJSON b
 	return writeListenerTable(w, infos, all)
 }
 
-// writeListenersJSON writes the array indented, with C1 controls and bidi
-// characters as \uXXXX escapes (JSON escapes the C0 ones itself), so that
-// the JSON is safe on a terminal and means the same to a program.
+// writeListenersJSON writes the array indented, safe on a terminal.
 func writeListenersJSON(w io.Writer, infos []listeners.Info) error {
-	var buf strings.Builder
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(infos); err != nil {
-		return err
-	}
-	var out strings.Builder
-	for _, r := range buf.String() {
-		if r >= 0x7f && unsafeRune(r) {
-			fmt.Fprintf(&out, `\u%04x`, r)
-			continue
-		}
-		out.WriteRune(r)
-	}
-	_, err := io.WriteString(w, out.String())
-	return err
+	return writeTerminalJSON(w, infos)
 }
 
 // namedTarget is a route's name and parsed target.

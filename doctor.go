@@ -1,7 +1,6 @@
 package localdev
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -21,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -894,74 +892,10 @@ func writeDoctorText(w io.Writer, results []doctorResult) error {
 	return err
 }
 
-// writeDoctorJSON writes the results as a JSON array. Control characters,
-// DEL, C1 controls and bidi overrides are written as \u escapes, so that
-// printing the JSON on a terminal shows them rather than obeying them.
+// writeDoctorJSON writes the results as a JSON array, safe on a terminal.
 func writeDoctorJSON(w io.Writer, results []doctorResult) error {
 	if results == nil {
 		results = []doctorResult{}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(results); err != nil {
-		return err
-	}
-	var out strings.Builder
-	for _, r := range buf.String() {
-		if r >= 0x7f && unsafeRune(r) {
-			fmt.Fprintf(&out, `\u%04x`, r)
-			continue
-		}
-		out.WriteRune(r)
-	}
-	_, err := io.WriteString(w, out.String())
-	return err
-}
-
-// unsafeRune reports whether printing r on a terminal could change what
-// the rest of the line looks like: C0 and C1 controls, DEL, and the Unicode
-// bidi controls (embeddings, overrides, isolates and marks).
-func unsafeRune(r rune) bool {
-	switch {
-	case r < 0x20, r >= 0x7f && r <= 0x9f:
-		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-		return true
-	case r == 0x200e, r == 0x200f, r == 0x061c:
-		return true
-	}
-	return false
-}
-
-// terminalSafe escapes what unsafeRune reports, and bytes that are not
-// UTF-8, as \xNN or \u{NNNN}.
-func terminalSafe(s string) string {
-	clean := true
-	for _, r := range s {
-		if r == utf8.RuneError || unsafeRune(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r < 0x80 && unsafeRune(r):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case unsafeRune(r):
-			fmt.Fprintf(&b, `\u{%04x}`, r)
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
+	return writeTerminalJSON(w, results)
 }

@@ -348,7 +348,7 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 		return 1, err
 	}
 	for _, line := range name.inform {
-		fmt.Fprintln(out, "localdev:", cliEscape(line))
+		fmt.Fprintln(out, "localdev:", terminalSafe(line))
 	}
 	full := name.full
 
@@ -413,7 +413,7 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 		default: // sigs is full of signals, which will do as well
 		}
 	}
-	fmt.Fprintf(out, "localdev: %s -> 127.0.0.1:%d (PORT=%d)\n", cliEscape(url), port, port)
+	fmt.Fprintf(out, "localdev: %s -> 127.0.0.1:%d (PORT=%d)\n", terminalSafe(url), port, port)
 	switch {
 	case o.NoFlags:
 	case len(plan.Added) > 0:
@@ -421,9 +421,9 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 		if plan.Script != "" {
 			via = " in " + plan.Script
 		}
-		fmt.Fprintf(out, "localdev: added %s for %s%s (--no-flags adds none)\n", cliEscape(strings.Join(plan.Added, " ")), plan.Framework, cliEscape(via))
+		fmt.Fprintf(out, "localdev: added %s for %s%s (--no-flags adds none)\n", terminalSafe(strings.Join(plan.Added, " ")), plan.Framework, terminalSafe(via))
 	case plan.Note != "":
-		fmt.Fprintln(out, "localdev:", cliEscape(plan.Note))
+		fmt.Fprintln(out, "localdev:", terminalSafe(plan.Note))
 	}
 	if plan.Port != 0 {
 		fmt.Fprintf(out, "localdev: %s sets its own port %d: routing there\n", plan.Framework, plan.Port)
@@ -452,7 +452,7 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 		switch adminStatus(err) {
 		case http.StatusConflict, http.StatusNotFound, http.StatusPreconditionFailed:
 		default:
-			fmt.Fprintf(out, "localdev: could not remove the route %s: %s\n", full, cliEscape(err.Error()))
+			fmt.Fprintf(out, "localdev: could not remove the route %s: %s\n", full, terminalSafe(err.Error()))
 		}
 	}
 	return code, runErr

@@ -362,8 +362,8 @@ func TestCLIEscape(t *testing.T) {
 		"bad \xff":                    `bad \xff`,
 		"héllo ✓":                     "héllo ✓",
 	} {
-		if got := cliEscape(in); got != want {
-			t.Errorf("cliEscape(%q) = %q, want %q", in, got, want)
+		if got := terminalSafe(in); got != want {
+			t.Errorf("terminalSafe(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
