@@ -38,8 +38,6 @@ type autoRouter struct {
 	done     chan struct{}
 }
 
-var autoRoutes = &autoRouter{}
-
 // add registers a handler with `auto` and starts the loop if needed.
 func (a *autoRouter) add(h *Handler) {
 	a.mu.Lock()

@@ -21,10 +21,6 @@ import (
 	"github.com/localdev/localdev/internal/routes"
 )
 
-// folders holds one watcher per route folder for the whole process, so a
-// reload that keeps a folder keeps its routes without a gap.
-var folders = caddy.NewUsagePool()
-
 // folderSettle lets a burst of events (an editor's save) end before the
 // folder is read; folderMaxDelay bounds how long a steady stream of events
 // can put the read off, so that changes apply within a second.

@@ -184,11 +184,6 @@ type projectAt struct {
 	at    time.Time
 }
 
-var projects = struct {
-	mu sync.Mutex
-	m  map[string]projectAt
-}{m: make(map[string]projectAt)}
-
 // routeFor returns the name of the first route (by name) whose target
 // reaches a listener on addr:port, or "".
 func routeFor(addr netip.Addr, port int, targets []namedTarget) string {
@@ -344,9 +339,6 @@ func (p probed) keep() time.Duration {
 	}
 	return probeKeepSilent
 }
-
-// scanned is the process's one cache.
-var scanned = &listenerCache{probes: make(map[probeKey]probed)}
 
 // firstScanWait is how long a caller waits for a scan when there is no
 // earlier one to show.

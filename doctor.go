@@ -62,7 +62,7 @@ type doctorResult struct {
 
 // Bounds that keep doctor quick with many routes: at most this many
 // lookups and dials at once, each with a short timeout.
-var doctorAdminTimeout = 5 * time.Second // a variable for the test of a hung admin API
+const doctorAdminTimeout = 5 * time.Second
 
 const (
 	doctorResolveTimeout = 2 * time.Second

@@ -266,10 +266,6 @@ func hostsBlockFromAPI(fl caddycmd.Flags) (string, error) {
 
 // --- the hosts option: one writer per file per process ---
 
-// hostsWriters holds the running writers by file path; every handler with
-// the option holds a reference, so the writer lives while one does.
-var hostsWriters = caddy.NewUsagePool()
-
 // hostsBatch is how long a writer waits after a change for more changes
 // before it writes: a burst (a folder of files appearing, a reload) makes
 // one write.

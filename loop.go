@@ -1,7 +1,6 @@
 package localdev
 
 import (
-	"crypto/rand"
 	"strings"
 )
 
@@ -16,10 +15,6 @@ const hopHeader = "Localdev-Hop"
 // maxHops bounds the routes a mark carries: a request that has passed
 // this many routes is treated as a loop.
 const maxHops = 16
-
-// hopToken marks this process's hop marks, so that a client cannot forge
-// one and a mark from another process does not count.
-var hopToken = rand.Text()
 
 // firstHop is the mark of a request that has passed only route name.
 func firstHop(name string) []string { return []string{hopToken + " " + name} }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -27,10 +26,6 @@ func init() {
 	caddy.RegisterModule(Upstreams{})
 	caddy.RegisterModule(Permission{})
 }
-
-// table is the process's one route table, shared by every configuration
-// (old and new during a reload), the route folders and the admin API.
-var table = routes.NewTable()
 
 // Handler routes friendly names under a domain (localhost by default) to
 // apps on this machine, through Caddy's reverse_proxy. It refuses every
@@ -194,10 +189,6 @@ func (h *Handler) Cleanup() error {
 	}
 	return h.stopDirs()
 }
-
-// warnedDomains holds the domains warnDomain has warned about, so that
-// each warning appears once per process, not at every reload.
-var warnedDomains sync.Map
 
 // warnDomain warns, once per process, about a domain that is not
 // special-use: other sites may have names under it (lan, github.io,

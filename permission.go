@@ -125,11 +125,6 @@ func (p *Permission) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// certBudget bounds the certificates newly issued for names that are not
-// exactly routed, for the whole process: a web page full of
-// <img src=https://nNNN.shop.localhost> cannot fill the disk.
-var certBudget = newIssueBudget(20, 10*time.Minute)
-
 // issueBudget allows at most size grants in any window: it remembers the
 // times of the last size grants.
 type issueBudget struct {
@@ -170,11 +165,6 @@ const (
 	grantBudget              // served, but not an exact route: within the budget
 	grantAlways              // an exact route or an index host
 )
-
-// loaded holds the localdev handlers of the configurations in effect (two
-// during a reload), for the questions certificates ask: which names, to
-// which clients.
-var loaded = &handlerSet{}
 
 type handlerSet struct {
 	mu   sync.RWMutex

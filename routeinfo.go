@@ -16,9 +16,6 @@ import (
 	"github.com/localdev/localdev/internal/routes"
 )
 
-// checker keeps route health fresh while the dashboard or the API is read.
-var checker = &routes.Checker{Table: table, Panicked: logHealthPanic}
-
 // healthWait is how long a page or API call waits for the very first
 // health check before showing what it has.
 const healthWait = 500 * time.Millisecond
