@@ -151,7 +151,7 @@ type routeRequest struct {
 // so that one `caddy localdev run` never takes over another's name.
 func (a *Admin) put(w http.ResponseWriter, r *http.Request, name string) error {
 	var req routeRequest
-	if err := decodeStrict(r.Body, &req); err != nil {
+	if err := decodeStrict(r.Body, &req, "target", "owner"); err != nil {
 		return apiError(http.StatusBadRequest, err)
 	}
 	target, err := readTarget(req.Target)
@@ -207,9 +207,10 @@ func conflictHint(err error) error {
 	return err
 }
 
-// decodeStrict reads one JSON object into v: known fields only, each at
-// most once, and nothing after it.
-func decodeStrict(body io.Reader, v any) error {
+// decodeStrict reads one JSON object into v: the known keys only, spelt
+// exactly (encoding/json would take "Target" for "target"), each at most
+// once, and nothing after the object.
+func decodeStrict(body io.Reader, v any, known ...string) error {
 	const example = `{"target": "62893"}`
 	data, err := io.ReadAll(io.LimitReader(body, maxAPIBody+1))
 	if err != nil {
@@ -218,7 +219,7 @@ func decodeStrict(body io.Reader, v any) error {
 	if len(data) > maxAPIBody {
 		return fmt.Errorf("body is larger than %d bytes", maxAPIBody)
 	}
-	if err := checkKeys(data); err != nil {
+	if err := checkKeys(data, known); err != nil {
 		return fmt.Errorf("body must be one JSON object such as %s: %v", example, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -229,9 +230,9 @@ func decodeStrict(body io.Reader, v any) error {
 	return nil
 }
 
-// checkKeys checks that data is exactly one JSON object whose keys
-// appear once each.
-func checkKeys(data []byte) error {
+// checkKeys checks that data is exactly one JSON object whose keys are
+// among known and appear once each.
+func checkKeys(data []byte, known []string) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -248,6 +249,9 @@ func checkKeys(data []byte) error {
 			return err
 		}
 		key, _ := tok.(string)
+		if !slices.Contains(known, key) {
+			return fmt.Errorf("unknown field %q (known: %s)", key, strings.Join(known, ", "))
+		}
 		if slices.Contains(seen, key) {
 			return fmt.Errorf("duplicate key %q", key)
 		}

@@ -17,6 +17,9 @@ func TestAPIBodies(t *testing.T) {
 		{`[]`, "not an object"},
 		{`"62893"`, "not an object"},
 		{`{"target": "62893", "port": 1}`, `unknown field "port"`},
+		{`{"target": "1", "Target": "2"}`, `unknown field "Target"`},
+		{`{"TARGET": "3000", "OWNER": "x"}`, `unknown field "TARGET"`},
+		{`{"owner": "a", "Owner": "b", "target": "1"}`, `unknown field "Owner"`},
 		{`{"target": "62893", "target": "4000"}`, `duplicate key "target"`},
 		{`{"target": "62893"} {"target": "4000"}`, "data after the object"},
 		{`{"target": "62893"}x`, "after the object"},
@@ -130,16 +133,16 @@ func apiMessage(res liveResp) string {
 func FuzzDecodeStrict(f *testing.F) {
 	for _, seed := range []string{
 		`{"target": "62893"}`, `{"target": 62893, "owner": "x"}`, `{"target": "1", "target": "2"}`,
-		`{"target": "1"} {}`, `[]`, ``, `{"a": {"b": [1, {"c": 2}]}}`, `{"target": "\u0000"}`, `{"owner": null}`,
+		`{"target": "1"} {}`, `[]`, ``, `{"target": "1", "Target": "2"}`, `{"TARGET": "1"}`, `{"a": {"b": [1, {"c": 2}]}}`, `{"target": "\u0000"}`, `{"owner": null}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var req routeRequest
-		if err := decodeStrict(strings.NewReader(string(data)), &req); err != nil {
+		if err := decodeStrict(strings.NewReader(string(data)), &req, "target", "owner"); err != nil {
 			return
 		}
-		if err := checkKeys(data); err != nil {
+		if err := checkKeys(data, []string{"target", "owner"}); err != nil {
 			t.Fatalf("accepted %q although checkKeys says %v", data, err)
 		}
 	})

@@ -425,18 +425,18 @@ func (c *listenerCache) probe(ctx context.Context, list []listeners.Listener) {
 // dashboardListeners returns the listeners the dashboard shows: this
 // user's servers that answer HTTP or TLS on loopback (or on every
 // interface) and that no route reaches, as JSON objects and as page rows.
-// A client that is not on this machine gets them without command line,
-// folder and user.
-func (h *Handler) dashboardListeners(r *http.Request) ([]listeners.Info, []pages.Listener) {
-	if r.UserAgent() == listeners.UserAgent {
-		return []listeners.Info{}, nil // discover's own probe: it wants the title, not a scan
+// Only a client on this machine gets them: to anyone else they would
+// describe processes, folders and servers that are this machine's
+// business (and that such a client cannot reach anyway).
+func (h *Handler) dashboardListeners(r *http.Request, p peer) ([]listeners.Info, []pages.Listener) {
+	if r.UserAgent() == listeners.UserAgent || p != peerLocal || unixPeer(r) {
+		return []listeners.Info{}, nil // discover's own probe wants the title, not a scan
 	}
 	list, err := scanned.get(scanEvery, firstScanWait)
 	if err != nil {
 		h.logger.Debug("listing listeners for the dashboard", zap.Error(err))
 		return []listeners.Info{}, nil
 	}
-	private := !loopbackPeer(r)
 	infos := describeListeners(list, tableTargets(list))
 	out := make([]listeners.Info, 0, len(infos))
 	proposed := make(map[string]bool)
@@ -445,9 +445,6 @@ func (h *Handler) dashboardListeners(r *http.Request) ([]listeners.Info, []pages
 	for _, info := range infos {
 		if !(info.HTTP || info.HTTPS) || info.Route != "" || info.Scope == listeners.ScopeNetwork {
 			continue
-		}
-		if private {
-			info = info.WithoutDetails()
 		}
 		out = append(out, info)
 		name := proposedName(info, h.domain, taken)
@@ -500,14 +497,4 @@ func proposedTarget(info listeners.Info) string {
 		t = "https://" + t
 	}
 	return t
-}
-
-// loopbackPeer reports whether the request's connection comes from a
-// loopback address (not a Unix socket, not an allowed range).
-func loopbackPeer(r *http.Request) bool {
-	if unixPeer(r) {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	return err == nil && ap.Addr().Unmap().IsLoopback()
 }

@@ -33,6 +33,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	host, ok := routes.NormalizeHost(r.Host)
 	ours := ok && routes.InDomain(host, h.domain)
+	if ours && host == h.domain {
+		// The index host is never a route of ours; checked first so that no
+		// other block's route (under a wider domain) can take it over.
+		return h.serveDashboard(w, r, p)
+	}
 	var route *routes.Route
 	if ours {
 		route = table.Lookup(host)
@@ -43,13 +48,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	switch {
 	case route != nil:
 		return h.proxy(w, r, route)
-	case ours && host == h.domain:
-		return h.serveDashboard(w, r)
 	case h.Fallthrough:
 		return next.ServeHTTP(w, r)
 	default:
 		countRequest("", outcomeUnknownHost)
-		return h.serveNotFound(w, r, host, ours)
+		return h.serveNotFound(w, r, host, ours, p)
 	}
 }
 
@@ -232,7 +235,7 @@ func tooEarly(w http.ResponseWriter) error {
 // and then one in a hundred, so a flood of refusals cannot flood the log.
 func sampled(logger *zap.Logger) *zap.Logger {
 	return logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
-		return zapcore.NewSamplerWithOptions(c, time.Second, 5, 100)
+		return zapcore.NewSamplerWithOptions(c, time.Second, 5, 0)
 	}))
 }
 

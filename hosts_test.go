@@ -263,10 +263,10 @@ func TestHostsSyncNoPermission(t *testing.T) {
 // TestHostsCommandForDefaultFile: the advice for the system file is the
 // plain command.
 func TestHostsCommandForDefaultFile(t *testing.T) {
-	if got := hostsCommandFor("sync", defaultHostsFile()); runtime.GOOS != "windows" && got != "sudo caddy localdev hosts sync" {
+	if got := hostsCommandFor("sync", defaultHostsFile()); got != "sudo caddy localdev hosts sync" {
 		t.Fatalf("hostsCommandFor = %q", got)
 	}
-	if got := hostsCommandFor("clean", "/tmp/h"); runtime.GOOS != "windows" && got != "sudo caddy localdev hosts clean --file /tmp/h" {
+	if got := hostsCommandFor("clean", "/tmp/h"); got != "sudo caddy localdev hosts clean --file /tmp/h" {
 		t.Fatalf("hostsCommandFor = %q", got)
 	}
 }

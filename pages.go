@@ -20,16 +20,16 @@ import (
 
 // serveDashboard answers the index host: every route under the domain,
 // as HTML for browsers and JSON for Accept: application/json.
-func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) error {
-	own := h.ownRoutes(r)
+func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request, p peer) error {
+	own := h.ownRoutes(p)
 	checker.Show(own[:min(len(own), pages.MaxDashboardRows)]) // the rows the page shows first
 	checker.Watch(healthWait)
 	infos := describeRoutes(own, requestOrigin(r), true)
-	found, unnamed := h.dashboardListeners(r)
+	found, unnamed := h.dashboardListeners(r, p)
 	if wantsJSON(r) {
 		return writeJSON(w, http.StatusOK, map[string]any{"routes": infos, "listeners": found})
 	}
-	d := pages.Dashboard{Domain: h.domain, Routes: infos, Dirs: h.Dirs, Listeners: unnamed}
+	d := pages.Dashboard{Domain: h.domain, Routes: infos, Dirs: h.localDirs(p), Listeners: unnamed}
 	if pages.WantsHTML(r) {
 		return writePage(w, http.StatusOK, true, func(b io.Writer) error { return pages.RenderDashboard(b, d) })
 	}
@@ -39,10 +39,10 @@ func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request) error {
 // serveNotFound answers a name with no route. The route list appears only
 // for names under the domain: a page for a foreign Host could be read by
 // that foreign site through DNS rebinding.
-func (h *Handler) serveNotFound(w http.ResponseWriter, r *http.Request, host string, ours bool) error {
+func (h *Handler) serveNotFound(w http.ResponseWriter, r *http.Request, host string, ours bool, p peer) error {
 	d := pages.NotFound{Host: host, Domain: h.domain}
 	if ours {
-		own := h.ownRoutes(r)
+		own := h.ownRoutes(p)
 		o := requestOrigin(r)
 		list, suggestion := pages.NotFoundRoutes(host, routeNames(own))
 		listed := make([]*routes.Route, len(list))
@@ -56,7 +56,7 @@ func (h *Handler) serveNotFound(w http.ResponseWriter, r *http.Request, host str
 		if suggestion >= 0 {
 			d.Suggestion = &d.Routes[suggestion]
 		}
-		d.Count, d.Dashboard, d.Dirs = len(own), o.url(h.domain), h.Dirs
+		d.Count, d.Dashboard, d.Dirs = len(own), o.url(h.domain), h.localDirs(p)
 	}
 	html := pages.WantsHTML(r)
 	return writePage(w, http.StatusNotFound, html, func(b io.Writer) error {
@@ -108,10 +108,9 @@ func (h *Handler) serveLoop(w http.ResponseWriter, r *http.Request, route *route
 }
 
 // ownRoutes returns the routes under this handler's domain that it serves
-// to the request's client: all of them for loopback, only the handler's
+// to a client of class p: all of them for loopback, only the handler's
 // own for a client of an allow range.
-func (h *Handler) ownRoutes(req *http.Request) []*routes.Route {
-	p := h.peerOf(req)
+func (h *Handler) ownRoutes(p peer) []*routes.Route {
 	all := table.Routes()
 	out := make([]*routes.Route, 0, len(all))
 	for _, r := range all {
@@ -120,6 +119,15 @@ func (h *Handler) ownRoutes(req *http.Request) []*routes.Route {
 		}
 	}
 	return out
+}
+
+// localDirs returns the route folders to show a client of class p: their
+// paths name the user, so only clients on this machine see them.
+func (h *Handler) localDirs(p peer) []string {
+	if p != peerLocal {
+		return nil
+	}
+	return h.Dirs
 }
 
 func routeNames(list []*routes.Route) []string {

@@ -41,7 +41,7 @@ const pagesBrowserAccept = "Accept: text/html,application/xhtml+xml,application/
 func pagesBrowser(t *testing.T, timeout time.Duration) context.Context {
 	t.Helper()
 	if _, err := os.Stat(pagesChromium); err != nil {
-		t.Skip("chromium not installed: apt-get install chromium")
+		skipOutsideCI(t, "chromium not installed: apt-get install chromium")
 	}
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
@@ -741,7 +741,7 @@ func BenchmarkNotFoundPage(b *testing.B) {
 			start := time.Now()
 			for b.Loop() {
 				rec := httptest.NewRecorder()
-				if err := h.serveNotFound(rec, req, host, true); err != nil || rec.Code != 404 {
+				if err := h.serveNotFound(rec, req, host, true, peerLocal); err != nil || rec.Code != 404 {
 					b.Fatalf("%d %v", rec.Code, err)
 				}
 				page = rec.Body.String()

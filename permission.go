@@ -59,7 +59,11 @@ func (p *Permission) CertificateAllowed(ctx context.Context, name string) error 
 		return denied("%q is not a name localdev serves", name)
 	}
 	var addr net.Addr // none outside a handshake: no client to check
-	if hello, ok := ctx.Value(certmagic.ClientHelloInfoCtxKey).(*tls.ClientHelloInfo); ok && hello.Conn != nil {
+	if hello, ok := ctx.Value(certmagic.ClientHelloInfoCtxKey).(*tls.ClientHelloInfo); ok {
+		if hello.Conn == nil {
+			// A handshake whose client we cannot see is not one we serve.
+			return denied("%s: the handshake carries no client address", host)
+		}
 		addr = hello.Conn.RemoteAddr()
 	}
 	g, err := loaded.grant(host, addr)

@@ -264,10 +264,3 @@ func (l *Listener) Info() Info {
 		Title:   l.Title,
 	}
 }
-
-// WithoutDetails returns the listener without the process's command line,
-// folder and user: what a client that is not on this machine may see.
-func (i Info) WithoutDetails() Info {
-	i.User, i.Command, i.Cwd = "", "", ""
-	return i
-}
