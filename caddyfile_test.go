@@ -15,22 +15,10 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
-
-// caddyMainEnv makes the test binary Caddy's own command line, for tests
-// of what a user sees from `caddy adapt`.
-const caddyMainEnv = "LOCALDEV_TEST_CADDY_MAIN"
-
-func init() {
-	if os.Getenv(caddyMainEnv) == "1" {
-		caddycmd.Main() // exits on an error, returns on success
-		os.Exit(0)
-	}
-}
 
 // adapt runs the Caddyfile adapter on a site whose localdev block is body.
 func adapt(t *testing.T, body string) ([]byte, error) {
@@ -439,18 +427,13 @@ func TestOneEditAwayExhaustive(t *testing.T) {
 // routes named like subdirectives and the errors reach the user, on
 // stderr, with the file and line.
 func TestCaddyAdaptShowsWarningsAndErrors(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	adaptFile := func(body string) (string, error) {
 		path := filepath.Join(t.TempDir(), "Caddyfile")
 		cfg := "{\n" + globals + "}\nhttp://localhost:" + httpP + " {\n" + body + "\n}\n"
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(self, "adapt", "--config", path)
-		cmd.Env = append(os.Environ(), caddyMainEnv+"=1")
+		cmd := caddyCommand(t, nil, "adapt", "--config", path)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		err := cmd.Run()

@@ -31,11 +31,11 @@ const (
 	doctorParentNSEnv = "LOCALDEV_TEST_DOCTOR_PARENT_MNTNS"
 )
 
-// doctorChildSetup bind-mounts the temporary hosts and nsswitch files over
+// childSetup bind-mounts the temporary hosts and nsswitch files over
 // the machine's, in the child's own mount namespace (it runs under
 // `unshare --mount --propagation private`): it refuses when it is still in
 // the test's namespace.
-func doctorChildSetup() error {
+func childSetup() error {
 	hosts := os.Getenv(doctorHostsEnv)
 	if hosts == "" {
 		return nil

@@ -4,9 +4,9 @@ package localdev
 
 import "testing"
 
-// doctorChildSetup needs nothing outside Linux, where the tests that give
+// childSetup needs nothing outside Linux, where the tests that give
 // the doctor child a private /etc run.
-func doctorChildSetup() error { return nil }
+func childSetup() error { return nil }
 
 // doctorTryPrivateEtc: a private /etc needs Linux's mount namespaces.
 func doctorTryPrivateEtc(t *testing.T) (hostsFile string, env, wrap []string, missing string) {

@@ -22,41 +22,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
 	"github.com/localdev/localdev/internal/adminclient"
 )
-
-// doctorChildEnv makes the test binary `caddy localdev doctor` itself, run
-// through caddycmd.Main as the real caddy runs it, so that tests see its
-// real exit status and output. The value is the arguments after "doctor",
-// as a JSON array (at least "--address <addr>").
-const doctorChildEnv = "LOCALDEV_TEST_DOCTOR"
-
-func init() {
-	if args, ok := os.LookupEnv(doctorChildEnv); ok {
-		os.Exit(doctorChild(args))
-	}
-}
-
-// doctorChild runs `caddy localdev doctor <args>` through caddycmd.Main,
-// after doctorChildSetup (a private hosts file on Linux, see
-// doctor_linux_test.go).
-func doctorChild(args string) int {
-	if err := doctorChildSetup(); err != nil {
-		fmt.Fprintln(os.Stderr, "doctor child:", err)
-		return 3
-	}
-	var list []string
-	if err := json.Unmarshal([]byte(args), &list); err != nil {
-		fmt.Fprintf(os.Stderr, "doctor child: %s=%q: %v\n", doctorChildEnv, args, err)
-		return 3
-	}
-	os.Args = append([]string{"caddy", "localdev", "doctor"}, list...)
-	caddycmd.Main() // exits with status 1 by itself when a check fails
-	return 0
-}
 
 // doctorRun runs this test binary as `caddy localdev doctor --json
 // --address addr`, with extra environment, and returns the parsed results
@@ -64,17 +33,7 @@ func doctorChild(args string) int {
 // under (unshare …).
 func doctorRun(t *testing.T, addr string, env []string, wrap ...string) ([]doctorResult, int) {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	argv := append(slices.Clone(wrap), self)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	args, err := json.Marshal([]string{"--json", "--address", addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Env = append(os.Environ(), doctorChildEnv+"="+string(args))
+	cmd := caddyCommand(t, wrap, "localdev", "doctor", "--json", "--address", addr)
 	cmd.Env = append(cmd.Env, env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -29,25 +29,6 @@ import (
 	"github.com/localdev/localdev/internal/routes"
 )
 
-// hostsChildEnv makes the test binary run `caddy localdev <args>` (the
-// arguments in LOCALDEV_TEST_HOSTS_ARGS, one per line) instead of the
-// tests, with the exit status caddycmd.Main would give: for a hosts
-// command run as another user or inside a mount namespace.
-const hostsChildEnv = "LOCALDEV_TEST_HOSTS_CHILD"
-
-func init() {
-	if os.Getenv(hostsChildEnv) == "" {
-		return
-	}
-	root := &cobra.Command{Use: "localdev", SilenceUsage: true}
-	setupLocaldevCommand(root)
-	root.SetArgs(strings.Split(os.Getenv("LOCALDEV_TEST_HOSTS_ARGS"), "\n"))
-	if err := root.Execute(); err != nil {
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
-
 // hostsRun runs `caddy localdev <args>` in process and returns its output.
 func hostsRun(args ...string) (stdout, stderr string, err error) {
 	var out, errOut bytes.Buffer
@@ -237,9 +218,8 @@ func TestHostsSyncNoPermission(t *testing.T) {
 	if err := os.WriteFile(path, []byte(hostsUserLines), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), hostsChildEnv+"=1",
-		"LOCALDEV_TEST_HOSTS_ARGS=hosts\nsync\n--file\n"+path+"\n--address\n"+cliAdminAddr())
+	cmd := caddyCommand(t, nil, "localdev", "hosts", "sync", "--file", path, "--address", cliAdminAddr())
+	cmd.Path, cmd.Args[0] = bin, bin // the copy that user may run
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -587,10 +567,9 @@ if [ -n "$NODE" ]; then NODE_EXTRA_CA_CERTS="$ROOT_CERT" "$NODE" -e "$NODE_SCRIP
 		t.Fatal("in CI node must be installed")
 	}
 	nodeScript := `fetch(process.argv[1]).then(r => r.text()).then(t => console.log(t), e => { console.error(e.cause || e); process.exit(1) })`
+	sync := caddyCommand(t, nil, "localdev", "hosts", "sync", "--address", cliAdminAddr())
 	cmd := exec.Command(tools["unshare"], "--mount", "sh", "-c", script)
-	cmd.Env = append(os.Environ(),
-		hostsChildEnv+"=1",
-		"LOCALDEV_TEST_HOSTS_ARGS=hosts\nsync\n--address\n"+cliAdminAddr(),
+	cmd.Env = append(sync.Env,
 		"HOSTS_COPY="+hostsCopy, "BIN="+bin, "PYTHON="+python,
 		"URL="+httpsURL("app.localhost", "/"), "ROOT_CERT="+rootCert,
 		"NODE="+node, "NODE_SCRIPT="+nodeScript)

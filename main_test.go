@@ -3,6 +3,7 @@ package localdev
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
 )
@@ -24,7 +27,51 @@ import (
 // TestMain runs the tests with HOME and the XDG folders in a temporary
 // folder: Caddy reads them when its packages initialise, before any test
 // could set them, so the test binary runs itself again with them set.
+// caddyArgsEnv makes the test binary the caddy command itself, run through
+// caddycmd.Main as the real caddy runs it: the value is its arguments
+// (after "caddy") as a JSON array. Tests run it as a child to see real
+// exit statuses and output, as another user, or inside a mount namespace
+// (see childSetup).
+const caddyArgsEnv = "LOCALDEV_TEST_CADDY_ARGS"
+
+// caddyCommand returns the test binary as `caddy <args>`, run under wrap
+// (such as unshare …) if given.
+func caddyCommand(t testing.TB, wrap []string, args ...string) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := json.Marshal(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := append(slices.Clone(wrap), self)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), caddyArgsEnv+"="+string(list))
+	return cmd
+}
+
+// caddyChild is the test binary as the caddy command (caddyArgsEnv).
+func caddyChild(args string) int {
+	if err := childSetup(); err != nil {
+		fmt.Fprintln(os.Stderr, "caddy child:", err)
+		return 3
+	}
+	var list []string
+	if err := json.Unmarshal([]byte(args), &list); err != nil {
+		fmt.Fprintf(os.Stderr, "caddy child: %s=%q: %v\n", caddyArgsEnv, args, err)
+		return 3
+	}
+	os.Args = append([]string{"caddy"}, list...)
+	caddycmd.Main() // exits by itself with an error's status
+	return 0
+}
+
 func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv(caddyArgsEnv); ok {
+		os.Exit(caddyChild(args))
+	}
 	if os.Getenv("LOCALDEV_TEST_HOME") != "" {
 		if err := useTestPorts(os.Getenv("LOCALDEV_TEST_PORTS")); err != nil {
 			fmt.Fprintln(os.Stderr, err)

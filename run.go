@@ -115,7 +115,7 @@ func cmdRun(fl caddycmd.Flags, args []string, dash int) (int, error) {
 		return 1, err
 	}
 	port := fl.Int("port")
-	if port < 0 || port > 65535 {
+	if fl.Changed("port") && port == 0 || port < 0 || port > 65535 {
 		return 1, fmt.Errorf("localdev: --port %d is not a port (1–65535)", port)
 	}
 	addr, err := cliAdminAddress(fl)
@@ -387,6 +387,13 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, runSignals...)
 	defer signal.Stop(sigs)
+	// A closed output pipe (`run … | head -1`) must not kill run between
+	// adding the route and removing it: with SIGPIPE caught, a write to it
+	// fails instead, which run's own lines ignore. Caught, not ignored, so
+	// that the command starts with SIGPIPE at its default.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
 
 	var url string
 	var addErr error
@@ -403,7 +410,7 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 	}
 	if err := addErr; err != nil {
 		if adminStatus(err) == http.StatusConflict && !o.Replace {
-			return 1, fmt.Errorf("%w; --replace takes over a name that another run or add holds", err)
+			return 1, fmt.Errorf("%w; --replace takes over a name that another run or add holds (never a configured or folder route)", err)
 		}
 		return 1, err
 	}

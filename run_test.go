@@ -1427,3 +1427,30 @@ func TestRunSuspendFromTerminal(t *testing.T) {
 	write("exit\n")
 	admin.wantAddRemove(t)
 }
+
+// TestRunOutputClosed runs `caddy localdev run` with its output going to a
+// pipe nobody reads (`run … | head -1` after head has exited): run must
+// not die of SIGPIPE with its route left behind; the command runs, and
+// its route is removed when it ends.
+func TestRunOutputClosed(t *testing.T) {
+	startCaddy(t, httpSite("localdev keep 3999"))
+	marker := filepath.Join(t.TempDir(), "ran")
+	cmd := caddyCommand(t, nil, "localdev", "run", "piped", "--address", cliAdminAddr(), "--", "sh", "-c", "touch "+marker)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Close() // the reader is gone before run writes anything
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Run()
+	_ = w.Close()
+	if err != nil {
+		t.Fatalf("run with its output closed: %v; want exit status 0", err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Error("the command did not run")
+	}
+	if _, ok := liveList(t)["piped.localhost"]; ok {
+		t.Error("the route is still there after run ended")
+	}
+}
