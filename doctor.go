@@ -816,7 +816,7 @@ func (d *doctor) appResult(r routes.Info, p appProbe) doctorResult {
 		if t.Unix() {
 			res.Fix = "start the app listening on the socket " + strings.TrimPrefix(t.Dials[0], "unix/")
 		} else {
-			res.Fix = fmt.Sprintf("start the app on port %d, bound to 127.0.0.1 (for example: caddy localdev run %s --port %d -- <command>)", t.Port, r.Name, t.Port)
+			res.Fix = fmt.Sprintf("start the app listening on %s (most dev servers take PORT=%d, or a --port flag)", where, t.Port)
 		}
 		return res
 	}

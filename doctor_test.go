@@ -328,7 +328,7 @@ func TestDoctorAgainstCaddy(t *testing.T) {
 	}
 	down := strconv.Itoa(apps.down)
 	doctorWant(t, doctorOne(t, results, "app", "down.localhost -> "+down), doctorFail,
-		[]string{"nothing answers on 127.0.0.1:" + down + " or [::1]:" + down}, "start the app on port "+down)
+		[]string{"nothing answers on 127.0.0.1:" + down + " or [::1]:" + down}, "start the app listening on 127.0.0.1:"+down+" or [::1]:"+down)
 	doctorWant(t, doctorOne(t, results, "app", "sock.localhost -> unix/"+apps.sock), doctorOK, []string{"answers on unix/" + apps.sock})
 	doctorOne(t, results, "app", "*.shop.localhost -> "+strconv.Itoa(apps.up4))
 

@@ -143,8 +143,10 @@ func toASCII(name string) (string, error) {
 	return ascii, nil
 }
 
-// checkLabel enforces the letters-digits-hyphen rule on one label.
-// Underscores are accepted, as dev tools sometimes use them.
+// checkLabel enforces the letters-digits-hyphen rule on one label. An
+// underscore, which some dev tools put in names, is refused with what to
+// write instead: a certificate cannot carry it, so the name would work
+// over plain HTTP only and fail every TLS handshake.
 func checkLabel(label string) error {
 	if label == "" {
 		return fmt.Errorf("empty label")
@@ -156,7 +158,10 @@ func checkLabel(label string) error {
 		return fmt.Errorf("label %q starts or ends with a hyphen", label)
 	}
 	for i := 0; i < len(label); i++ {
-		if !isNameByte(label[i]) {
+		switch {
+		case label[i] == '_':
+			return fmt.Errorf("label %q has an underscore, which no certificate can carry: write %q", label, strings.ReplaceAll(label, "_", "-"))
+		case !isNameByte(label[i]):
 			return fmt.Errorf("label %q has the character %q", label, label[i])
 		}
 	}
@@ -164,9 +169,9 @@ func checkLabel(label string) error {
 }
 
 func isNameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
 }
 
 // idnaProfile maps Unicode names to punycode the way browsers do, but
-// without STD3 rules so that underscores stay legal.
+// without STD3 rules, so that checkLabel explains what is wrong itself.
 var idnaProfile = idna.New(idna.MapForLookup(), idna.StrictDomainName(false), idna.Transitional(false))

@@ -27,7 +27,7 @@ func TestNormalizeName(t *testing.T) {
 		{name: "*.shop.localhost", domain: "localhost", want: "*.shop.localhost"},
 		{name: "app.localhost.", domain: "localhost", want: "app.localhost"},
 		{name: "bücher", domain: "localhost", want: "xn--bcher-kva.localhost"},
-		{name: "my_app", domain: "localhost", want: "my_app.localhost"},
+		{name: "my_app", domain: "localhost", err: `write "my-app"`},
 		{name: "app", domain: "test", want: "app.test"},
 		{name: "github.com", domain: "localhost", err: `route name "github.com": outside the domain "localhost"`},
 		{name: "api.v2", domain: "localhost", err: `write "api.v2.localhost"`},
