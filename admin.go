@@ -43,6 +43,12 @@ func (Admin) CaddyModule() caddy.ModuleInfo {
 // Provision sets up the module.
 func (a *Admin) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	if a.logger.Name() == "" {
+		// Admin modules are provisioned outside any module's context:
+		// name the logger, so that route changes through the API can be
+		// found by logger name like those from the configuration.
+		a.logger = a.logger.Named("admin.api.localdev")
+	}
 	return nil
 }
 

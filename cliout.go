@@ -37,6 +37,16 @@ func cliResult(c *cobra.Command, args []string, code int, err error) error {
 	return caddycmd.WrapCommandFuncForCobra(func(caddycmd.Flags) (int, error) { return code, nil })(c, args)
 }
 
+// cliUsageError prints err as one plain line and returns it with cobra's
+// own printing silenced, for errors cobra reports itself (flags, unknown
+// subcommands), which it would print as "Error: …".
+func cliUsageError(c *cobra.Command, err error) error {
+	fmt.Fprintln(c.ErrOrStderr(), terminalSafe(err.Error()))
+	c.SilenceErrors = true
+	c.Root().SilenceErrors = true
+	return err
+}
+
 // writeTerminalJSON writes v as indented JSON whose control characters,
 // DEL, C1 controls and bidi overrides are all \u escapes (JSON escapes
 // only the C0 ones itself): printed on a terminal, the JSON shows them

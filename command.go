@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -18,7 +19,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "localdev",
-		Usage: "<list|add|rm|port|run|hosts> [args…]",
+		Usage: "<list|add|rm|port|run|hosts|doctor|discover> [args…]",
 		Short: "Manages the live routes of a running Caddy's localdev module",
 		Long: `
 Manages localdev's live routes through the admin API of a running Caddy,
@@ -34,8 +35,8 @@ as 'caddy reload' does: no reload, no dropped connections.
   caddy localdev doctor                    check names, trust and apps; say how to fix them
   caddy localdev discover [--json] [--all] what is listening, who started it
 
-A name gets ".localhost" added unless it already ends in it: "app" is
-https://app.localhost. The admin address is --address if given, else the
+A short name goes under the domain of the running Caddy's localdev
+handlers ("localhost" unless configured): "app" is https://app.localhost. The admin address is --address if given, else the
 admin address in --config (with --adapter), else localhost:2019.
 `,
 		CobraFunc: setupLocaldevCommand,
@@ -46,8 +47,18 @@ admin address in --config (with --adapter), else localhost:2019.
 func setupLocaldevCommand(cmd *cobra.Command) {
 	// Runnable, so that cobra checks the arguments: an unknown subcommand
 	// is an error rather than the help text with status 0.
-	cmd.Args = cobra.NoArgs
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		return cliUsageError(c, fmt.Errorf("localdev: unknown subcommand %q; see: caddy localdev --help", args[0]))
+	}
 	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	// Flag errors are one plain line too, as every other error.
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		path := c.CommandPath() // caddy localdev hosts sync
+		return cliUsageError(c, fmt.Errorf("%s: %v; see: %s --help", strings.TrimPrefix(path, "caddy "), err, path))
+	})
 
 	list := &cobra.Command{
 		Use:   "list [--json]",
@@ -83,7 +94,7 @@ TLS itself. The route lasts until it is removed or Caddy exits.
 	}
 	add.RunE = cliRunE(func(fl caddycmd.Flags, args []string) (int, error) {
 		if len(args) != 2 {
-			return 1, fmt.Errorf("localdev: add needs a name and a target, as in: caddy localdev add app 3000 (got %d arguments)", len(args))
+			return 1, fmt.Errorf("localdev: add needs a name and a target, as in: caddy localdev add app 3000 (got %q)", args)
 		}
 		addr, err := cliAdminAddress(fl)
 		if err != nil {
@@ -93,7 +104,11 @@ TLS itself. The route lasts until it is removed or Caddy exits.
 		if err != nil {
 			return 1, err
 		}
-		fmt.Println(r.URL)
+		if r.URL == "" {
+			fmt.Println(terminalSafe(r.Name)) // a wildcard has no one URL
+		} else {
+			fmt.Println(terminalSafe(r.URL))
+		}
 		return 0, nil
 	})
 
@@ -108,7 +123,7 @@ from a dir folder (delete the file).
 	}
 	rm.RunE = cliRunE(func(fl caddycmd.Flags, args []string) (int, error) {
 		if len(args) != 1 {
-			return 1, fmt.Errorf("localdev: rm needs exactly one name, as in: caddy localdev rm app (got %d arguments)", len(args))
+			return 1, fmt.Errorf("localdev: rm needs exactly one name, as in: caddy localdev rm app (got %q)", args)
 		}
 		addr, err := cliAdminAddress(fl)
 		if err != nil {

@@ -50,7 +50,9 @@ func TestCommandArguments(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{[]string{"nonsense"}, "unknown command"},
+		{[]string{"nonsense"}, `unknown subcommand "nonsense"`},
+		{[]string{"run", "web", "--port", "abc", "--", "true"}, `localdev run: invalid argument "abc" for "--port" flag`},
+		{[]string{"run", "web", "--port", "0", "--", "true"}, "--port 0 is not a port"},
 		{[]string{"list", "extra", "--address", closed}, "list takes no arguments"},
 		{[]string{"add", "app", "--address", closed}, "add needs a name and a target"},
 		{[]string{"add", "app", "1", "2", "--address", closed}, "add needs a name and a target"},
