@@ -748,7 +748,7 @@ func TestIssueBudgetWindow(t *testing.T) {
 		{12*time.Minute - time.Second, false, true},
 		{12 * time.Minute, true, false},
 	} {
-		ok, first := b.take(t0.Add(step.at))
+		ok, first := b.take(fmt.Sprintf("n%d.shop.localhost", i), t0.Add(step.at))
 		if ok != step.ok || first != step.first {
 			t.Errorf("step %d at %s: ok %v first %v, want %v %v", i, step.at, ok, first, step.ok, step.first)
 		}
@@ -767,10 +767,15 @@ func TestCertificateBudgetStorage(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &Permission{storage: storage, logger: nopLogger()}
-	for range certBudget.size {
-		if err := p.spend(ctx, "new.shop.localhost"); err != nil {
+	for i := range certBudget.size {
+		if err := p.spend(ctx, fmt.Sprintf("new%d.shop.localhost", i)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A name granted within the window costs nothing again: concurrent
+	// handshakes for one new name spend one grant.
+	if err := p.spend(ctx, "new0.shop.localhost"); err != nil {
+		t.Errorf("a name granted a moment ago: %v, want it granted again", err)
 	}
 	if err := p.spend(ctx, "other.shop.localhost"); err == nil || !errors.Is(err, caddytls.ErrPermissionDenied) || !strings.Contains(err.Error(), "budget") {
 		t.Errorf("a new name once the budget is spent: %v, want a denial naming the budget", err)
@@ -782,8 +787,8 @@ func TestCertificateBudgetStorage(t *testing.T) {
 
 // exhaust spends the whole budget now.
 func (b *issueBudget) exhaust() {
-	for {
-		if ok, _ := b.take(time.Now()); !ok {
+	for i := 0; ; i++ {
+		if ok, _ := b.take(fmt.Sprintf("spent%d.localhost", i), time.Now()); !ok {
 			return
 		}
 	}
@@ -794,6 +799,7 @@ func (b *issueBudget) reset() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	clear(b.times)
+	clear(b.names)
 	b.next, b.refused = 0, false
 }
 

@@ -79,10 +79,11 @@ func (p *Permission) CertificateAllowed(ctx context.Context, name string) error 
 // spend grants a certificate for a name that is not exactly routed: at no
 // cost when one is already in storage, else from the budget.
 func (p *Permission) spend(ctx context.Context, host string) error {
-	if p.stored(ctx, host) {
+	now := time.Now()
+	if certBudget.granted(host, now) || p.stored(ctx, host) {
 		return nil
 	}
-	ok, first := certBudget.take(time.Now())
+	ok, first := certBudget.take(host, now)
 	if ok {
 		return nil
 	}
@@ -130,24 +131,39 @@ func (p *Permission) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // issueBudget allows at most size grants in any window: it remembers the
-// times of the last size grants.
+// times and names of the last size grants, so that a name asked for again
+// within the window (concurrent handshakes before the certificate exists,
+// say) costs nothing more.
 type issueBudget struct {
 	size   int
 	window time.Duration
 
 	mu      sync.Mutex
 	times   []time.Time // ring of the last size grants
+	names   []string    // the names of those grants
 	next    int
 	refused bool // since the last grant
 }
 
 func newIssueBudget(size int, window time.Duration) *issueBudget {
-	return &issueBudget{size: size, window: window, times: make([]time.Time, size)}
+	return &issueBudget{size: size, window: window, times: make([]time.Time, size), names: make([]string, size)}
 }
 
-// take spends one grant at now if the budget has one. first is true for
-// the first refusal after a grant, which is the one worth a warning.
-func (b *issueBudget) take(now time.Time) (ok, first bool) {
+// granted reports whether name was granted within the window before now.
+func (b *issueBudget) granted(name string, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, n := range b.names {
+		if n == name && now.Sub(b.times[i]) < b.window {
+			return true
+		}
+	}
+	return false
+}
+
+// take spends one grant on name at now if the budget has one. first is
+// true for the first refusal after a grant, the one worth a warning.
+func (b *issueBudget) take(name string, now time.Time) (ok, first bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if oldest := b.times[b.next]; !oldest.IsZero() && now.Sub(oldest) < b.window {
@@ -155,7 +171,7 @@ func (b *issueBudget) take(now time.Time) (ok, first bool) {
 		b.refused = true
 		return false, first
 	}
-	b.times[b.next] = now
+	b.times[b.next], b.names[b.next] = now, name
 	b.next = (b.next + 1) % b.size
 	b.refused = false
 	return true, false
