@@ -101,6 +101,9 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Ro
 	}
 	if body != nil {
 		if status, bodyErr := body.failure(); bodyErr != nil {
+			// the client's fault, not the app's: shown in the inspector,
+			// counted under no outcome of the app
+			record(route, r, status, start)
 			return caddyhttp.Error(status, bodyErr)
 		}
 	}
