@@ -143,13 +143,7 @@ func (h *Handler) unmarshal(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper
 // parseRoute reads "<name> <target>" with the name as the current token.
 func parseRoute(d *caddyfile.Dispenser) (routeLine, error) {
 	line := routeLine{name: d.Val(), at: d.Token()}
-	hint := ""
-	if like, proxy := lookalike(line.name); like != "" {
-		hint = " (did you mean the subdirective " + like + "?)"
-		if proxy {
-			hint = " (" + like + " is a reverse_proxy setting: it goes inside proxy { })"
-		}
-	}
+	hint := lookalikeHint(line.name)
 	if !d.NextArg() {
 		return line, d.Errf("route %q needs a target: a port such as 5173, a loopback address, or unix//path%s", line.name, hint)
 	}
@@ -178,7 +172,7 @@ func (h *Handler) setRoutes(lines []routeLine) error {
 	for _, l := range lines {
 		name, err := routes.NormalizeName(l.name, domain)
 		if err != nil {
-			return l.errf("%v", err)
+			return l.errf("%v%s", err, lookalikeHint(l.name))
 		}
 		if prev, dup := full[name]; dup {
 			return l.errf("duplicate route %s (first at %s:%d as %q)", name, prev.at.File, prev.at.Line, prev.name)
@@ -191,6 +185,19 @@ func (h *Handler) setRoutes(lines []routeLine) error {
 		warnLookalike(l, name)
 	}
 	return nil
+}
+
+// lookalikeHint is what an error about a route says when its name looks
+// like a subdirective: the likely mistake.
+func lookalikeHint(name string) string {
+	like, proxy := lookalike(name)
+	switch {
+	case like == "":
+		return ""
+	case proxy:
+		return " (" + like + " is a reverse_proxy setting: it goes inside proxy { })"
+	}
+	return " (did you mean the subdirective " + like + "?)"
 }
 
 // warnLookalike warns, through Caddy's logger as Caddy's own Caddyfile

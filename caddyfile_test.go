@@ -153,6 +153,7 @@ func TestBadCaddyfile(t *testing.T) {
 		{"localdev {\n fallthrogh\n}", `route "fallthrogh" needs a target: a port such as 5173, a loopback address, or unix//path (did you mean the subdirective fallthrough?)`, 11},
 		{"localdev {\n header_up Host {upstream_hostport}\n}", `route "header_up": unexpected "{http.reverse_proxy.upstream.hostport}" after the target "Host" (header_up is a reverse_proxy setting: it goes inside proxy { })`, 11},
 		{"localdev {\n lb_policy first\n}", `(lb_policy is a reverse_proxy setting: it goes inside proxy { })`, 11},
+		{"localdev {\n lb_policy 3001\n}", `label "lb_policy" has an underscore, which no certificate can carry: write "lb-policy" (lb_policy is a reverse_proxy setting: it goes inside proxy { })`, 11},
 		{"localdev {\n transport http {\n  dial_timeout 1s\n }\n}", `(transport is a reverse_proxy setting: it goes inside proxy { })`, 11},
 	} {
 		_, err := adapt(t, tc.body)
@@ -218,7 +219,7 @@ func TestCaddyfileLookalikeWarnings(t *testing.T) {
 		line                    int
 	}{
 		{"localdev {\n timeout 3000\n}", "reverse_proxy setting, which goes inside proxy { }", "timeout", "timeout", "timeout.localhost 3000", 11},
-		{"localdev {\n app 3000\n lb_policy 3001\n}", "reverse_proxy setting", "lb_policy", "lb_policy", "lb_policy.localhost 3001", 12},
+		{"localdev {\n app 3000\n transport 3001\n}", "reverse_proxy setting", "transport", "transport", "transport.localhost 3001", 12},
 		{"localdev {\n wiat 3000\n}", "localdev subdirective; if it is a route, write its full name", "wiat", "wait", "wiat.localhost 3000", 11},
 		{"localdev {\n dri 3000\n domain test\n}", "localdev subdirective", "dri", "dir", "dri.test 3000", 11},
 		{"localdev {\n proxi 3000\n}", "localdev subdirective", "proxi", "proxy", "proxi.localhost 3000", 11},
