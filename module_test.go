@@ -553,21 +553,11 @@ http://:`+httpP+` {
 func TestChainedAppsAreNotLoops(t *testing.T) {
 	backend := startApp(t, "127.0.0.1:0", hello("backend"))
 	client := testClient("127.0.0.1")
-	frontend := startApp(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, _ := http.NewRequest("GET", httpURL("backend.localhost", "/api"), nil)
-		req.Header = r.Header.Clone()
-		res, err := client.Do(req)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer res.Body.Close()
-		w.WriteHeader(res.StatusCode)
-		_, _ = io.Copy(w, res.Body)
-	}))
+	var forwarded atomic.Int64
+	frontend := startApp(t, "127.0.0.1:0", forwarder(client, "backend.localhost", &forwarded, nil))
 	startCaddy(t, httpSite(fmt.Sprintf("localdev {\n frontend %d\n backend %d\n self %d\n}", frontend, backend, httpPort)))
-	if res := fetch(t, client, "GET", httpURL("frontend.localhost", "/")); res.status != 200 || !strings.HasPrefix(res.body, "backend ") {
-		t.Fatalf("frontend forwarding to backend: %d %q", res.status, res.body)
+	if res := fetch(t, client, "GET", httpURL("frontend.localhost", "/")); res.status != 200 || !strings.HasPrefix(res.body, "backend ") || forwarded.Load() != 1 {
+		t.Fatalf("frontend forwarding to backend: %d %q (forwarded %d)", res.status, res.body, forwarded.Load())
 	}
 	if res := fetch(t, client, "GET", httpURL("self.localhost", "/")); res.status != http.StatusLoopDetected {
 		t.Fatalf("route to Caddy itself: %d, want 508", res.status)
