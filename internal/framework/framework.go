@@ -60,6 +60,25 @@ var (
 	nextDev = server{port: []string{"--port", "-p"}, host: []string{"--hostname", "-H"}, hostFlag: "--hostname"}
 )
 
+// knownServers are the dev servers started by a program and its
+// subcommand ("ng serve"), or by the program alone ("webpack-dev-server").
+// Vite, which runs with or without a subcommand, is identify's own case.
+var knownServers = map[string]server{
+	"astro dev":          named(vite, "astro dev"),
+	"react-router dev":   named(vite, "react-router dev"),
+	"ng serve":           named(ngServe, "ng serve"),
+	"ng s":               named(ngServe, "ng serve"),
+	"webpack serve":      named(webpack, "webpack serve"),
+	"webpack s":          named(webpack, "webpack serve"),
+	"webpack-dev-server": named(webpack, "webpack-dev-server"),
+	"next dev":           named(nextDev, "next dev"),
+}
+
+func named(s server, name string) server {
+	s.name = name
+	return s
+}
+
 // identify returns the dev server that words (a command and its
 // arguments, environment assignments and wrappers already stripped)
 // start, if it is one this package knows.
@@ -67,52 +86,19 @@ func identify(words []string) (server, bool) {
 	if len(words) == 0 {
 		return server{}, false
 	}
-	sub := firstPositional(words[1:])
-	switch program(words[0]) {
-	case "vite":
+	prog, sub := program(words[0]), firstPositional(words[1:])
+	if prog == "vite" {
 		switch sub {
 		case "build", "optimize", "preview":
 			return server{}, false
 		}
-		s := vite
-		s.name = "vite"
-		return s, true
-	case "astro":
-		if sub == "dev" {
-			s := vite
-			s.name = "astro dev"
-			return s, true
-		}
-	case "react-router":
-		if sub == "dev" {
-			s := vite
-			s.name = "react-router dev"
-			return s, true
-		}
-	case "ng":
-		if sub == "serve" || sub == "s" {
-			s := ngServe
-			s.name = "ng serve"
-			return s, true
-		}
-	case "webpack":
-		if sub == "serve" || sub == "s" {
-			s := webpack
-			s.name = "webpack serve"
-			return s, true
-		}
-	case "webpack-dev-server":
-		s := webpack
-		s.name = "webpack-dev-server"
-		return s, true
-	case "next":
-		if sub == "dev" {
-			s := nextDev
-			s.name = "next dev"
-			return s, true
-		}
+		return named(vite, "vite"), true
 	}
-	return server{}, false
+	if s, ok := knownServers[prog+" "+sub]; ok && sub != "" {
+		return s, true
+	}
+	s, ok := knownServers[prog]
+	return s, ok
 }
 
 // program is a command's name without folder and Windows extension.
