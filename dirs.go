@@ -37,36 +37,34 @@ const maxPending = 1000
 // watcher logs through the newest configuration's logger from now on.
 func (h *Handler) startDirs(ctx caddy.Context) error {
 	logger := ctx.Logger().Named("dir")
-	for _, d := range h.Dirs {
-		path, err := expandHome(d)
-		if err != nil {
-			return err
-		}
+	for i, path := range h.dirPaths { // h.Dirs, expanded by Provision
 		key := h.domain + "\x00" + path
 		val, _, err := folders.LoadOrNew(key, func() (caddy.Destructor, error) {
 			return watchFolder(path, h.domain, logger)
 		})
 		if err != nil {
-			return fmt.Errorf("dir %q: %w", d, err)
+			return fmt.Errorf("dir %q: %w", h.Dirs[i], err)
 		}
-		val.(*folder).logs.push(h, logger)
-		h.folderKeys = append(h.folderKeys, key)
+		f := val.(*folder)
+		f.logs.push(h, logger)
+		h.folders = append(h.folders, heldFolder{key, f})
 	}
 	return nil
 }
 
+// heldFolder is a folder watcher a handler holds in the pool.
+type heldFolder struct {
+	key string
+	f   *folder
+}
+
 // stopDirs releases this configuration's folder watchers.
 func (h *Handler) stopDirs() error {
-	for _, key := range h.folderKeys {
-		folders.Range(func(k, val any) bool {
-			if k == key {
-				val.(*folder).logs.drop(h)
-			}
-			return k != key
-		})
-		_, _ = folders.Delete(key)
+	for _, held := range h.folders {
+		held.f.logs.drop(h)
+		_, _ = folders.Delete(held.key)
 	}
-	h.folderKeys = nil
+	h.folders = nil
 	return nil
 }
 

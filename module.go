@@ -108,7 +108,7 @@ type Handler struct {
 	secure     caddyhttp.MiddlewareHandler
 	logger     *zap.Logger
 	refusals   *zap.Logger
-	folderKeys []string
+	folders    []heldFolder
 	hostsPath  string
 }
 
