@@ -47,7 +47,7 @@ func (h *Handler) startDirs(ctx caddy.Context) error {
 		}
 		f := val.(*folder)
 		f.logs.push(h, logger)
-		h.folders = append(h.folders, heldFolder{key, f})
+		h.heldDirs = append(h.heldDirs, heldFolder{key, f})
 	}
 	return nil
 }
@@ -60,11 +60,11 @@ type heldFolder struct {
 
 // stopDirs releases this configuration's folder watchers.
 func (h *Handler) stopDirs() error {
-	for _, held := range h.folders {
+	for _, held := range h.heldDirs {
 		held.f.logs.drop(h)
 		_, _ = folders.Delete(held.key)
 	}
-	h.folders = nil
+	h.heldDirs = nil
 	return nil
 }
 

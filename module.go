@@ -108,7 +108,7 @@ type Handler struct {
 	secure     caddyhttp.MiddlewareHandler
 	logger     *zap.Logger
 	refusals   *zap.Logger
-	folders    []heldFolder
+	heldDirs   []heldFolder
 	hostsPath  string
 }
 
