@@ -2,6 +2,7 @@ package localdev
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -204,18 +205,23 @@ func targetOf(tb testing.TB, s string) routes.Target {
 	return t
 }
 
-// TestKeepAliveSizedForConcurrency sends three waves of 64 requests that
-// the app answers only once all 64 are in, so Caddy holds 64 connections
-// to it at once. With localdev's loopback transport the later waves reuse
-// them; Caddy's default pool (32 idle per host) would close half after
-// each wave and dial them again.
-func TestKeepAliveSizedForConcurrency(t *testing.T) {
-	const n = 64
+// TestPageLoadReusesAppConnections loads a page as a browser does from a
+// dev server that serves unbundled modules: 250 requests at once over one
+// HTTP/2 connection (the most streams Caddy's HTTP/2 server allows on
+// one), three times. The app answers only once all 250 are in, so Caddy
+// holds 250 connections to it at once. With localdev's loopback
+// transport the second and third loads reuse them; Caddy's default pool
+// (32 idle per host) would close 218 after each load and dial them again.
+func TestPageLoadReusesAppConnections(t *testing.T) {
+	const n = 250
 	var accepted atomic.Int64
 	var mu sync.Mutex
 	waiting, release := 0, make(chan struct{})
 	app := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/open" {
+				return
+			}
 			mu.Lock()
 			waiting++
 			ch := release
@@ -242,22 +248,42 @@ func TestKeepAliveSizedForConcurrency(t *testing.T) {
 	}
 	go func() { _ = app.Serve(ln) }()
 	t.Cleanup(func() { _ = app.Close() })
-	startCaddy(t, httpSite(fmt.Sprintf("localdev pooled %s", ln.Addr().String())))
-	client := testClient("127.0.0.1")
-	for wave := range 3 {
+	startCaddy(t, httpsSite(fmt.Sprintf("localdev pooled %s", ln.Addr().String())))
+
+	var dialed atomic.Int64
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	browser := &http.Client{
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dialed.Add(1)
+				_, port, _ := net.SplitHostPort(addr)
+				return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+			},
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+			ForceAttemptHTTP2: true,
+		},
+		Timeout: 30 * time.Second,
+	}
+	t.Cleanup(browser.CloseIdleConnections)
+	// the first request opens the one connection the page loads share
+	if res := fetch(t, browser, "GET", httpsURL("pooled.localhost", "/open")); res.proto != "HTTP/2.0" {
+		t.Fatalf("not HTTP/2: %s %d %q", res.proto, res.status, res.body)
+	}
+	for load := range 3 {
 		var wg sync.WaitGroup
 		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if res := fetch(t, client, "GET", httpURL("pooled.localhost", "/")); res.status != 200 {
-					t.Errorf("wave %d: %d %q", wave, res.status, res.body)
+			wg.Go(func() {
+				if res := fetch(t, browser, "GET", httpsURL("pooled.localhost", "/")); res.status != 200 {
+					t.Errorf("page load %d: %d %q", load, res.status, res.body)
 				}
-			}()
+			})
 		}
 		wg.Wait()
 	}
+	if got := dialed.Load(); got != 1 {
+		t.Fatalf("the browser opened %d connections to Caddy, want 1: the loads were not one HTTP/2 connection", got)
+	}
 	if got := accepted.Load(); got < n || got > n+8 {
-		t.Fatalf("three waves of %d concurrent requests opened %d connections to the app, want about %d", n, got, n)
+		t.Fatalf("three page loads of %d requests at once opened %d connections to the app, want about %d", n, got, n)
 	}
 }

@@ -32,7 +32,8 @@ import (
 func main() {
 	rounds := flag.Int("rounds", 7, "alternating rounds")
 	duration := flag.Duration("duration", 2*time.Second, "load per row per round")
-	conns := flag.String("conns", "1,16,50", "concurrent connections, one table each")
+	conns := flag.String("conns", "1,16,50,200", "concurrent HTTP/1.1 connections, one table each")
+	page := flag.Int("page", 250, "requests at once per HTTP/2 page load, one table per size (0: none)")
 	sizes := flag.String("sizes", "100,65536", "response body sizes in bytes, one table each")
 	wsTrips := flag.Int("ws", 2000, "WebSocket round trips per proxy")
 	profile := flag.String("profile", "", "folder for CPU profiles of stock and localdev (none if empty)")
@@ -45,7 +46,14 @@ func main() {
 	if err != nil {
 		log.Fatalf("-sizes: %v", err)
 	}
-	if err := run(*rounds, *duration, c, s, *wsTrips, *profile); err != nil {
+	shapes := make([]shape, 0, len(c)+1)
+	for _, n := range c {
+		shapes = append(shapes, shape{conns: n})
+	}
+	if *page > 0 {
+		shapes = append(shapes, shape{page: *page})
+	}
+	if err := run(*rounds, *duration, shapes, s, *wsTrips, *profile); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -62,7 +70,7 @@ func ints(list string) ([]int, error) {
 	return out, nil
 }
 
-func run(rounds int, duration time.Duration, conns, sizes []int, wsTrips int, profile string) error {
+func run(rounds int, duration time.Duration, shapes []shape, sizes []int, wsTrips int, profile string) error {
 	dir, err := os.MkdirTemp("", "localdev-bench-")
 	if err != nil {
 		return err
@@ -85,12 +93,12 @@ func run(rounds int, duration time.Duration, conns, sizes []int, wsTrips int, pr
 		return err
 	}
 	defer stopRows(rows)
-	fmt.Printf("localdev benchmark: %d rounds x %s per row, HTTP/1.1 keep-alive, GOMAXPROCS of each Caddy = all %d cores shared with the load\n",
+	fmt.Printf("localdev benchmark: %d rounds x %s per row, keep-alive, GOMAXPROCS of each Caddy = all %d cores shared with the load\n",
 		rounds, duration, numCPU())
-	for _, c := range conns {
+	for _, sh := range shapes {
 		for _, size := range sizes {
-			results := measure(rows, rounds, duration, c, size)
-			fmt.Printf("\n== %d connections, %s responses ==\n", c, sizeName(size))
+			results := measure(rows, rounds, duration, sh, size)
+			fmt.Printf("\n== %s, %s responses ==\n", sh, sizeName(size))
 			report(os.Stdout, rows, results)
 		}
 	}

@@ -26,6 +26,8 @@ type summary struct {
 	rps      float64
 	p50, p99 time.Duration
 	cpuPerOp time.Duration
+	allocs   float64
+	bytes    float64
 	dials    float64
 	failed   int
 }
@@ -34,9 +36,11 @@ func summarize(samples []sample) summary {
 	var s summary
 	var rps []float64
 	var p50, p99, cpu []time.Duration
-	var dials []float64
+	var dials, allocs, bytes []float64
 	for _, x := range samples {
 		dials = append(dials, x.dials)
+		allocs = append(allocs, x.allocs)
+		bytes = append(bytes, x.bytes)
 		rps = append(rps, x.rps)
 		p50 = append(p50, x.p50)
 		p99 = append(p99, x.p99)
@@ -44,6 +48,7 @@ func summarize(samples []sample) summary {
 		s.failed += x.failed
 	}
 	s.rps, s.p50, s.p99, s.cpuPerOp, s.dials = median(rps), median(p50), median(p99), median(cpu), median(dials)
+	s.allocs, s.bytes = median(allocs), median(bytes)
 	return s
 }
 
@@ -70,6 +75,7 @@ var metrics = []metric{
 	{"throughput", func(s sample) float64 { return s.rps }, true},
 	{"p99", func(s sample) float64 { return float64(s.p99) }, false},
 	{"CPU/req", func(s sample) float64 { return float64(s.cpuPerOp) }, false},
+	{"allocs/req", func(s sample) float64 { return s.allocs }, false},
 }
 
 // ratios returns a's figure over b's, round by round.
@@ -86,7 +92,7 @@ func ratios(m metric, a, b []sample) []float64 {
 func report(w io.Writer, rows []*row, results map[*row][]sample) {
 	byName := make(map[string][]sample)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\tCPU/req\tapp dials/1k req\tfailed\t")
+	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\tCPU/req\tallocs/req\tKiB/req\tapp dials/1k req\tfailed\t")
 	for _, r := range rows {
 		byName[r.name] = results[r]
 		s := summarize(results[r])
@@ -94,7 +100,11 @@ func report(w io.Writer, rows []*row, results map[*row][]sample) {
 		if s.cpuPerOp > 0 {
 			cpu = fmt.Sprintf("%.1fµs", float64(s.cpuPerOp.Nanoseconds())/1e3)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.1f\t%d\t\n", r.name, s.rps, ms(s.p50), ms(s.p99), cpu, s.dials, s.failed)
+		allocs, kib := "-", "-"
+		if s.allocs > 0 {
+			allocs, kib = fmt.Sprintf("%.1f", s.allocs), fmt.Sprintf("%.1f", s.bytes/1024)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.1f\t%d\t\n", r.name, s.rps, ms(s.p50), ms(s.p99), cpu, allocs, kib, s.dials, s.failed)
 	}
 	_ = tw.Flush()
 

@@ -75,7 +75,12 @@ func startApp(sizes []int) (*app, error) {
 		})
 	}
 	mux.HandleFunc("/ws", echoWebSocket)
-	a := &app{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ConnState: func(_ net.Conn, s http.ConnState) {
+	// The app also speaks HTTP/2 without TLS, so that the "direct" row of
+	// the page-load table has something to compare with.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	a := &app{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, Protocols: &protocols, ConnState: func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			appConns.Add(1)
 		}
@@ -154,6 +159,7 @@ func startCaddy(dir string, i int, name, bin string, handler map[string]any) (*r
 		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
 		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"bench": map[string]any{
 			"listen":          []string{addr},
+			"protocols":       []string{"h1", "h2", "h2c"},
 			"automatic_https": map[string]any{"disable": true},
 			"routes":          []any{map[string]any{"handle": []any{handler}}},
 		}}}},
@@ -226,6 +232,33 @@ func cpuTime(r *row) (time.Duration, bool) {
 	return time.Duration(utime+stime) * time.Second / ticks, true
 }
 
+// heapCounts are the Go runtime's running totals of heap allocations.
+type heapCounts struct {
+	Mallocs    uint64
+	TotalAlloc uint64
+}
+
+// memStats reads a Caddy's allocation totals from its admin endpoint's
+// /debug/vars. They count, unlike time, exactly: the one figure here
+// that noise on the machine does not move.
+func memStats(r *row) (heapCounts, bool) {
+	if r.admin == "" {
+		return heapCounts{}, false
+	}
+	res, err := http.Get("http://" + r.admin + "/debug/vars")
+	if err != nil {
+		return heapCounts{}, false
+	}
+	defer res.Body.Close()
+	var vars struct {
+		MemStats heapCounts `json:"memstats"`
+	}
+	if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&vars) != nil {
+		return heapCounts{}, false
+	}
+	return vars.MemStats, true
+}
+
 // peakRSS is the process's peak resident memory in MiB (Linux only).
 func peakRSS(r *row) (float64, bool) {
 	if r.cmd == nil {
@@ -266,7 +299,7 @@ func profiles(dir string, rows []*row, d time.Duration, conns, size int) error {
 		fmt.Fprintf(os.Stderr, "profiling %s for %s under %d connections -> %s\n", r.name, d, conns, file)
 		done := make(chan error, 1)
 		go func() { done <- saveProfile(r, d, file) }()
-		load(r, d+time.Second, conns, size)
+		load(r, d+time.Second, shape{conns: conns}, size)
 		if err := <-done; err != nil {
 			return fmt.Errorf("%s: %v", r.name, err)
 		}
