@@ -1,21 +1,26 @@
 // Command bench measures localdev against stock Caddy on this machine.
 //
-//	go run ./bench [-rounds 7] [-duration 2s] [-conns 1,16,50] [-sizes 100,65536] [-profile DIR]
+//	go run ./bench [-rounds 7] [-duration 2s] [-conns 1,16,50,200] [-sizes 100,65536] [-page 250] [-profile DIR]
 //
 // It builds stock Caddy (standard modules) and Caddy with localdev, starts
-// an app on loopback, and drives a closed-loop HTTP/1.1 load against: the
-// app directly; stock reverse_proxy; stock again (the A/A control, since a
+// an app on loopback, and drives a closed-loop load against: the app
+// directly; stock reverse_proxy; stock again (the A/A control, since a
 // binary measured against itself moves by several percent on a shared
 // machine); stock given localdev's loopback transport settings (the fair
 // comparison: what the transport alone is worth); localdev with 1 route;
-// and localdev with 10,000 routes. Each concurrency and body size is its
-// own table. Rounds alternate the rows so that noise hits every row
-// alike. It prints the median over rounds of requests/s, p50, p99 and CPU
-// time per request (read from each process), then each row's ratios to
-// stock as medians of per-round ratios, with the A/A control's range over
-// the rounds next to them; then WebSocket round trips through each proxy.
-// With -profile it also saves 10 s CPU profiles of stock and localdev
-// under the same load (50 connections, 100 B).
+// and localdev with 10,000 routes. The load is HTTP/1.1 keep-alive
+// connections, one request at a time on each, and HTTP/2 page loads: one
+// connection carrying 250 requests at once, again and again, as a browser
+// loading a dev server's unbundled modules does. Each load and body size
+// is its own table. Rounds alternate the rows so that noise hits every
+// row alike. It prints the median over rounds of requests/s, p50, p99,
+// CPU time and heap allocations per request (read from each process),
+// and the connections the app accepted, then each row's ratios to stock
+// as medians of per-round ratios, with the A/A control's range over the
+// rounds next to them; then WebSocket round trips through each proxy.
+// With -profile it also saves 10 s CPU profiles of stock, stock with the
+// loopback transport and localdev under 50 connections and under page
+// loads (100 B).
 package main
 
 import (
@@ -35,7 +40,7 @@ func main() {
 	conns := flag.String("conns", "1,16,50,200", "concurrent HTTP/1.1 connections, one table each")
 	page := flag.Int("page", 250, "requests at once per HTTP/2 page load, one table per size (0: none)")
 	sizes := flag.String("sizes", "100,65536", "response body sizes in bytes, one table each")
-	wsTrips := flag.Int("ws", 2000, "WebSocket round trips per proxy")
+	wsTrips := flag.Int("ws", 2000, "WebSocket round trips per proxy, over all rounds")
 	profile := flag.String("profile", "", "folder for CPU profiles of stock and localdev (none if empty)")
 	flag.Parse()
 	c, err := ints(*conns)
@@ -53,7 +58,7 @@ func main() {
 	if *page > 0 {
 		shapes = append(shapes, shape{page: *page})
 	}
-	if err := run(*rounds, *duration, shapes, s, *wsTrips, *profile); err != nil {
+	if err := run(*rounds, *duration, shapes, s, *wsTrips, *profile, *page); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -70,7 +75,7 @@ func ints(list string) ([]int, error) {
 	return out, nil
 }
 
-func run(rounds int, duration time.Duration, shapes []shape, sizes []int, wsTrips int, profile string) error {
+func run(rounds int, duration time.Duration, shapes []shape, sizes []int, wsTrips int, profile string, page int) error {
 	dir, err := os.MkdirTemp("", "localdev-bench-")
 	if err != nil {
 		return err
@@ -102,12 +107,12 @@ func run(rounds int, duration time.Duration, shapes []shape, sizes []int, wsTrip
 			report(os.Stdout, rows, results)
 		}
 	}
-	if err := websocketReport(os.Stdout, rows, wsTrips); err != nil {
+	if err := websocketReport(os.Stdout, rows, wsTrips, rounds); err != nil {
 		return err
 	}
 	rssReport(os.Stdout, rows)
 	if profile != "" {
-		return profiles(profile, rows, 10*time.Second, 50, 100)
+		return profiles(profile, rows, 10*time.Second, page)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -155,6 +156,8 @@ func report(w io.Writer, rows []*row, results map[*row][]sample) {
 
 // verdict compares a ratio with the A/A control's range.
 func verdict(r float64, span [2]float64, higherBetter bool) string {
+	// compare as printed, so that "1.000 [1.000–1.000]" reads as within
+	r, span = round3(r), [2]float64{round3(span[0]), round3(span[1])}
 	switch {
 	case r >= span[0] && r <= span[1]:
 		return "="
@@ -165,47 +168,62 @@ func verdict(r float64, span [2]float64, higherBetter bool) string {
 	}
 }
 
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
 
-// websocketReport measures sequential WebSocket round trips through stock
-// Caddy and through localdev.
-func websocketReport(w io.Writer, rows []*row, trips int) error {
-	fmt.Fprintf(w, "\nWebSocket round trips (%d, sequential)      p50       p99\n", trips)
+// websocketReport measures sequential WebSocket round trips through each
+// proxy, over one connection per proxy, in alternating rounds as the
+// tables are.
+func websocketReport(w io.Writer, rows []*row, trips, rounds int) error {
+	var measured []*row
 	for _, r := range rows {
-		if r.name != rowStock && r.name != rowOne && r.name != rowDirect {
-			continue
+		if r.name != rowMany {
+			measured = append(measured, r)
 		}
-		p50, p99, err := websocketTrips(r, trips)
-		if err != nil {
-			return fmt.Errorf("%s: %v", r.name, err)
+	}
+	lat := make(map[*row][]time.Duration)
+	per := max(trips/rounds, 1)
+	for round := range rounds {
+		for i := range measured {
+			r := measured[(i+round)%len(measured)]
+			got, err := websocketTrips(r, per)
+			if err != nil {
+				return fmt.Errorf("%s: %v", r.name, err)
+			}
+			lat[r] = append(lat[r], got...)
 		}
-		fmt.Fprintf(w, "  %-40s %s  %s\n", r.name, ms(p50), ms(p99))
+	}
+	fmt.Fprintf(w, "\nWebSocket round trips (%d per proxy, sequential, %d rounds)      p50       p99\n", per*rounds, rounds)
+	for _, r := range measured {
+		all := lat[r]
+		slices.Sort(all)
+		fmt.Fprintf(w, "  %-56s %s  %s\n", r.name, ms(percentile(all, 0.5)), ms(percentile(all, 0.99)))
 	}
 	return nil
 }
 
-func websocketTrips(r *row, trips int) (p50, p99 time.Duration, err error) {
+func websocketTrips(r *row, trips int) ([]time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := dialWebSocket(ctx, r)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	defer c.CloseNow()
 	lat := make([]time.Duration, 0, trips)
 	msg := []byte("ping")
-	for i := 0; i < trips; i++ {
+	for range trips {
 		t := time.Now()
 		if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
-			return 0, 0, err
+			return nil, err
 		}
 		if _, _, err := c.Read(ctx); err != nil {
-			return 0, 0, err
+			return nil, err
 		}
 		lat = append(lat, time.Since(t))
 	}
-	slices.Sort(lat)
-	return percentile(lat, 0.5), percentile(lat, 0.99), nil
+	return lat, nil
 }
 
 // rssReport prints each Caddy's peak resident memory over the whole run.

@@ -282,26 +282,39 @@ func dialWebSocket(ctx context.Context, r *row) (*websocket.Conn, error) {
 	return c, err
 }
 
-// profileNames are the files profiles writes.
-var profileNames = map[string]string{rowStock: "stock.pprof", rowStockTuned: "stock-loopback-transport.pprof", rowOne: "localdev.pprof"}
+// profiled are the rows profiles takes, and the name of each one's file.
+var profiled = map[string]string{rowStock: "stock", rowStockTuned: "stock-loopback-transport", rowOne: "localdev"}
 
-// profiles saves a CPU profile of stock Caddy and of localdev (1 route),
-// each taken while the same load runs against it.
-func profiles(dir string, rows []*row, d time.Duration, conns, size int) error {
+// profiles saves a CPU profile of stock Caddy, stock with the loopback
+// transport and localdev (1 route), each taken while the same load runs
+// against it: 50 HTTP/1.1 connections (NAME.pprof), then HTTP/2 page
+// loads (NAME-pageload.pprof).
+func profiles(dir string, rows []*row, d time.Duration, page int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, r := range rows {
-		if profileNames[r.name] == "" {
-			continue
-		}
-		file := filepath.Join(dir, profileNames[r.name])
-		fmt.Fprintf(os.Stderr, "profiling %s for %s under %d connections -> %s\n", r.name, d, conns, file)
-		done := make(chan error, 1)
-		go func() { done <- saveProfile(r, d, file) }()
-		load(r, d+time.Second, shape{conns: conns}, size)
-		if err := <-done; err != nil {
-			return fmt.Errorf("%s: %v", r.name, err)
+	type profileLoad struct {
+		suffix string
+		sh     shape
+	}
+	loads := []profileLoad{{"", shape{conns: 50}}}
+	if page > 0 {
+		loads = append(loads, profileLoad{"-pageload", shape{page: page}})
+	}
+	for _, l := range loads {
+		for _, r := range rows {
+			name := profiled[r.name]
+			if name == "" {
+				continue
+			}
+			file := filepath.Join(dir, name+l.suffix+".pprof")
+			fmt.Fprintf(os.Stderr, "profiling %s for %s under %s -> %s\n", r.name, d, l.sh, file)
+			done := make(chan error, 1)
+			go func() { done <- saveProfile(r, d, file) }()
+			load(r, d+time.Second, l.sh, 100)
+			if err := <-done; err != nil {
+				return fmt.Errorf("%s: %v", r.name, err)
+			}
 		}
 	}
 	return nil
