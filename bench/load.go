@@ -114,6 +114,11 @@ func measure(rows []*row, rounds int, duration time.Duration, sh shape, size int
 func load(r *row, duration time.Duration, sh shape, size int) sample {
 	client := sh.client()
 	defer client.CloseIdleConnections()
+	if sh.page > 0 {
+		// one request first, so that the page loads share its connection
+		// rather than each dialing one of their own
+		_ = get(client, r, size)
+	}
 	warm(client, r, max(sh.conns, sh.page), size)
 	cpuBefore, cpuOK := cpuTime(r)
 	memBefore, memOK := memStats(r)
