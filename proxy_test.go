@@ -165,23 +165,12 @@ func TestProxyConfigRejects(t *testing.T) {
 // replacer), which is the one stand-in here: the real proxy's own cost is
 // what the end-to-end benchmark (go run ./bench) compares with stock.
 func BenchmarkOwnCost(b *testing.B) {
-	route := routes.NewRoute("bench.localhost", targetOf(b, "5173"), routes.SourceAPI, "")
-	if _, err := table.Put(route, true); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _, _ = table.Delete("bench.localhost", routes.SourceAPI, routes.Condition{}) }()
-	answer := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		replacer(r).Set("http.reverse_proxy.status_code", 200)
-		return nil
-	})
-	h := &Handler{domain: "localhost", plain: proxyStub{answer}, secure: proxyStub{answer}}
-	req := httptest.NewRequest("GET", "http://bench.localhost/x", nil)
-	req.RemoteAddr = "127.0.0.1:50000"
+	h, _, req := ownPath(b, "bench.localhost")
 	w := httptest.NewRecorder()
 	b.ReportAllocs()
 	for b.Loop() {
 		ctx := context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
-		ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{})
+		ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, caddyVars())
 		r := req.WithContext(ctx)
 		if err := h.ServeHTTP(w, r, nil); err != nil {
 			b.Fatal(err)
@@ -196,25 +185,9 @@ func BenchmarkOwnCost(b *testing.B) {
 // request. The one allocation localdev adds per request is the upstream
 // it hands Caddy's proxy, which Caddy writes to (bench/NOTES.md).
 func TestOwnPathAllocatesNothing(t *testing.T) {
-	route := routes.NewRoute("allocs.localhost", targetOf(t, "5173"), routes.SourceAPI, "")
-	if _, err := table.Put(route, true); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _, _ = table.Delete("allocs.localhost", routes.SourceAPI, routes.Condition{}) }()
-	answer := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		replacer(r).Set("http.reverse_proxy.status_code", 200)
-		return nil
-	})
-	h := &Handler{domain: "localhost", plain: proxyStub{answer}, secure: proxyStub{answer}}
-	req := httptest.NewRequest("GET", "http://allocs.localhost/x", nil)
-	req.RemoteAddr = "127.0.0.1:50000"
-	// as caddyhttp.Server prepares every request
+	h, route, req := ownPath(t, "allocs.localhost")
 	ctx := context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
-	ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{
-		caddyhttp.TrustedProxyVarKey: false,
-		caddyhttp.ClientIPVarKey:     "127.0.0.1",
-	})
-	req = req.WithContext(ctx)
+	req = req.WithContext(context.WithValue(ctx, caddyhttp.VarsCtxKey, caddyVars()))
 	w := httptest.NewRecorder()
 	serve := func() {
 		if err := h.ServeHTTP(w, req, nil); err != nil {
@@ -228,6 +201,32 @@ func TestOwnPathAllocatesNothing(t *testing.T) {
 	if got := route.Counts()[routes.OutcomeProxied]; got < 100 {
 		t.Fatalf("counted %d proxied requests, want at least 100: the requests did not take the proxied path", got)
 	}
+}
+
+// ownPath is a handler whose reverse proxy answers 200 by itself, the way
+// Caddy's reports it (the status in the replacer), a route to an app,
+// and a loopback request for it. The stand-in proxy keeps the real one's
+// cost out, so what is measured is localdev's own.
+func ownPath(tb testing.TB, host string) (*Handler, *routes.Route, *http.Request) {
+	tb.Helper()
+	route := routes.NewRoute(host, targetOf(tb, "5173"), routes.SourceAPI, "")
+	if _, err := table.Put(route, true); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _, _ = table.Delete(host, routes.SourceAPI, routes.Condition{}) })
+	answer := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		replacer(r).Set("http.reverse_proxy.status_code", 200)
+		return nil
+	})
+	req := httptest.NewRequest("GET", "http://"+host+"/x", nil)
+	req.RemoteAddr = "127.0.0.1:50000"
+	return &Handler{domain: "localhost", plain: proxyStub{answer}, secure: proxyStub{answer}}, route, req
+}
+
+// caddyVars is the request variables map as caddyhttp.Server makes it
+// for every request.
+func caddyVars() map[string]any {
+	return map[string]any{caddyhttp.TrustedProxyVarKey: false, caddyhttp.ClientIPVarKey: "127.0.0.1"}
 }
 
 // proxyStub is a caddyhttp.MiddlewareHandler that answers by itself.
