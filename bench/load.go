@@ -120,8 +120,8 @@ func load(r *row, duration time.Duration, sh shape, size int) sample {
 		_ = get(client, r, size)
 	}
 	warm(client, r, max(sh.conns, sh.page), size)
+	memBefore, memOK := memStats(r) // outside the CPU time measured
 	cpuBefore, cpuOK := cpuTime(r)
-	memBefore, memOK := memStats(r)
 	connsBefore := appConns.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
