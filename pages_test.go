@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/localdev/localdev/internal/routes"
 )
 
 // Tests of the pages people see: the dashboard, the 404, 502 and 508
@@ -793,5 +795,53 @@ func TestPagesHealthStopsWithLocaldev(t *testing.T) {
 	liveLoad(t, "{"+globals+"}\nhttp://localhost:"+httpP+" {\n\tbind 127.0.0.1\n\trespond \"no localdev\"\n}\n", false)
 	if checker.Running() {
 		t.Error("the health check runs on after the last localdev handler went")
+	}
+}
+
+// TestPagesHealthPanicLogged: a panic in the background health check that
+// a dashboard read started is recovered and logged through the logger of
+// the localdev handler that showed the dashboard
+// (http.handlers.localdev.health), where its configuration's logging
+// sends it, not through Caddy's default logger.
+func TestPagesHealthPanicLogged(t *testing.T) {
+	checker.Stop() // earlier tests' looks: the loop below starts with this test
+	var armed atomic.Bool
+	exposure := checker.Exposure
+	checker.Exposure = func(ctx context.Context, port int) bool {
+		if armed.CompareAndSwap(true, false) {
+			panic("exposure check exploded")
+		}
+		return exposure(ctx, port)
+	}
+	t.Cleanup(func() {
+		checker.Stop()
+		checker.Exposure = exposure
+	})
+	port := startApp(t, "127.0.0.1:0", hello("panicky"))
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	startCaddy(t, liveSiteWithLog(logFile, fmt.Sprintf("localdev panicky %d", port)))
+	pagesDashboardJSON(t, testClient("127.0.0.1")) // checks the new route at once, and starts the loop
+	route := table.Lookup("panicky.localhost")
+	if route == nil {
+		t.Fatal("no route panicky.localhost")
+	}
+	// Due again, exposure included: the loop's next tick checks it.
+	route.SetExposed(false, time.Now().Add(-time.Hour))
+	armed.Store(true)
+	route.SetHealth(routes.HealthUp, time.Now().Add(-time.Hour))
+	line := liveWaitLog(t, logFile, "panic checking route health", "exposure check exploded")
+	var entry struct {
+		Logger string `json:"logger"`
+		Level  string `json:"level"`
+		Stack  string `json:"stack"`
+	}
+	if err := json.Unmarshal([]byte(line), &entry); err != nil {
+		t.Fatalf("log line %q: %v", line, err)
+	}
+	if entry.Logger != "http.handlers.localdev.health" || entry.Level != "error" || !strings.Contains(entry.Stack, "goroutine") {
+		t.Errorf("panic logged as logger %q, level %q, stack %.80q; want the handler's logger http.handlers.localdev.health, error, a stack", entry.Logger, entry.Level, entry.Stack)
+	}
+	if !checker.Running() {
+		t.Error("the health check stopped after the panic")
 	}
 }
