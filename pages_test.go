@@ -845,3 +845,40 @@ func TestPagesHealthPanicLogged(t *testing.T) {
 		t.Error("the health check stopped after the panic")
 	}
 }
+
+// TestPagesNotFoundUnchecked: the 404 page lists a route that no health
+// check has looked at yet as neither up nor down; once a dashboard read
+// has checked it (nothing listens on its port), it shows down.
+func TestPagesNotFoundUnchecked(t *testing.T) {
+	checker.Stop() // earlier tests' looks: nothing checks the new route behind the test's back
+	startCaddy(t, httpSite(fmt.Sprintf("localdev neverlooked %d", freePort(t))))
+	client := testClient("127.0.0.1")
+	notFound := func() (html, text string) {
+		t.Helper()
+		res := fetch(t, client, "GET", httpURL("neverlookd.localhost", "/"), "Accept: text/html")
+		if res.status != http.StatusNotFound {
+			t.Fatalf("404 page: %d %.300q", res.status, res.body)
+		}
+		_, row, _ := strings.Cut(res.body, `<tbody data-route="neverlooked.localhost">`)
+		row, _, _ = strings.Cut(row, "</tbody>")
+		res = fetch(t, client, "GET", httpURL("neverlookd.localhost", "/"))
+		_, line, _ := strings.Cut(res.body, "\n  neverlooked.localhost")
+		line, _, _ = strings.Cut(line, "\n")
+		return row, line
+	}
+	row, line := notFound()
+	if !strings.Contains(row, `data-up="unknown">not checked yet<`) || strings.Contains(row, "down") {
+		t.Errorf("HTML row of a route never checked: %q, want it neither up nor down", row)
+	}
+	if !strings.HasSuffix(line, "(not checked yet)") {
+		t.Errorf("text line of a route never checked: %q, want it neither up nor down", line)
+	}
+	pagesDashboardJSON(t, client) // checks the routes never checked
+	row, line = notFound()
+	if !strings.Contains(row, `data-up="false">down<`) {
+		t.Errorf("HTML row of a route found down: %q", row)
+	}
+	if !strings.HasSuffix(line, "(down)") {
+		t.Errorf("text line of a route found down: %q", line)
+	}
+}
