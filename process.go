@@ -45,7 +45,8 @@ func logHealthPanic(v any, stack []byte) {
 	logger := healthLogger.Load()
 	if logger == nil {
 		// Not reached: only watchHealth starts the check, and the last
-		// handler to retire stops it. Said rather than lost, all the same.
+		// handler to retire stops it. Should it be, the panic is still
+		// logged, under the handler's name.
 		logger = caddy.Log().Named("http.handlers.localdev")
 	}
 	logger.Named("health").Error("panic checking route health", zap.Any("error", v), zap.ByteString("stack", stack))
