@@ -508,3 +508,56 @@ func upstreamRequests(t *testing.T, addr string, want int) error {
 	}
 	return nil
 }
+
+// TestProxyLimitHoldsOnBothFamilies: with an app that listens on both
+// loopback families, a request that the proxy block's limit turns away on
+// the family the route prefers is not retried on the other one, which
+// Caddy counts apart: the limit holds, and the answer is Caddy's 503.
+func TestProxyLimitHoldsOnBothFamilies(t *testing.T) {
+	arrived := make(chan struct{}, 4)
+	release := make(chan struct{})
+	var inApp atomic.Int32
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer inApp.Add(-1)
+		if inApp.Add(1) > 1 {
+			fmt.Fprint(w, "a second request reached the app")
+			return
+		}
+		arrived <- struct{}{}
+		select {
+		case <-release:
+			fmt.Fprint(w, "slow")
+		case <-r.Context().Done():
+		}
+	})
+	port := startApp(t, "127.0.0.1:0", app)
+	startApp(t, fmt.Sprintf("[::1]:%d", port), app)
+	startCaddy(t, httpSite(fmt.Sprintf("localdev {\n twofamilies %d\n proxy {\n  unhealthy_request_count 1\n }\n}", port)))
+	client := testClient("127.0.0.1")
+	held := make(chan int, 1)
+	go func() {
+		res, err := client.Get(httpURL("twofamilies.localhost", "/"))
+		if err != nil {
+			held <- 0
+			return
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		held <- res.StatusCode
+	}()
+	select {
+	case <-arrived:
+	case status := <-held:
+		t.Fatalf("the first request got %d without reaching the app", status)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request never reached the app")
+	}
+	res := fetch(t, client, "GET", httpURL("twofamilies.localhost", "/"))
+	release <- struct{}{}
+	if status := <-held; status != http.StatusOK {
+		t.Fatalf("the request in flight got %d", status)
+	}
+	if res.status != http.StatusServiceUnavailable {
+		t.Fatalf("while the one allowed request is in flight: %d %q, want Caddy's own 503", res.status, res.body)
+	}
+}
