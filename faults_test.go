@@ -3,6 +3,7 @@ package localdev
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -395,5 +396,168 @@ func TestStockReverseProxyOneDelivery(t *testing.T) {
 	}
 	if strings.Contains(res.body, "localdev") {
 		t.Fatalf("the stock path answered with localdev's page: %q", res.body)
+	}
+}
+
+// TestProxyLimitIsNotAppDown: a request that the user's own proxy
+// settings turn away (here a passive health check's
+// unhealthy_request_count 1 while another request holds the app) gets
+// Caddy's own 503, counted as app_error, never the page that says the
+// app is down nor app_down: the app answered on its port, and nothing
+// was sent to it. A bare port (tried on both loopback families: the
+// retry must not go round the limit through the other one) and an
+// address are checked, without and with `wait` (the request waits for a
+// free slot on the same address, as lb_try_duration does in a stock
+// reverse_proxy, then gets the same 503).
+func TestProxyLimitIsNotAppDown(t *testing.T) {
+	arrived := make(chan struct{}, 4)
+	release := make(chan struct{})
+	var inApp atomic.Int32
+	port := startApp(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer inApp.Add(-1)
+		if inApp.Add(1) > 1 {
+			fmt.Fprint(w, "a second request reached the app")
+			return
+		}
+		arrived <- struct{}{}
+		select {
+		case <-release:
+			fmt.Fprint(w, "slow")
+		case <-r.Context().Done():
+		}
+	}))
+	app := fmt.Sprintf("127.0.0.1:%d", port)
+	client := testClient("127.0.0.1")
+	for _, wait := range []string{"", "\n wait 600ms"} {
+		bare, addr := "busy", "busyaddr"
+		if wait != "" {
+			bare, addr = "busywait", "busywaitaddr"
+		}
+		startCaddy(t, httpSite(fmt.Sprintf("localdev {\n %s %d\n %s %s%s\n proxy {\n  unhealthy_request_count 1\n }\n}", bare, port, addr, app, wait)))
+		for _, name := range []string{bare + ".localhost", addr + ".localhost"} {
+			// the previous request's slot is given back after its answer
+			eventually(t, 5*time.Second, "the app's slot free", func() error { return upstreamRequests(t, app, 0) })
+			held := make(chan int, 1)
+			go func() {
+				res, err := client.Get(httpURL(name, "/"))
+				if err != nil {
+					held <- 0
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				held <- res.StatusCode
+			}()
+			select {
+			case <-arrived:
+			case status := <-held:
+				t.Fatalf("wait=%q %s: the first request got %d without reaching the app", wait, name, status)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("wait=%q %s: the first request never reached the app", wait, name)
+			}
+			if err := upstreamRequests(t, app, 1); err != nil {
+				t.Fatalf("wait=%q %s: %v", wait, name, err)
+			}
+			for _, accept := range []string{"text/plain", "text/html"} {
+				res := fetch(t, client, "GET", httpURL(name, "/"), "Accept: "+accept)
+				if res.status != http.StatusServiceUnavailable || strings.Contains(res.body, "is down") || strings.Contains(res.body, "localdev") {
+					t.Errorf("wait=%q %s, Accept %s, while the one allowed request is in flight: %d %.300q, want Caddy's own 503", wait, name, accept, res.status, res.body)
+				}
+			}
+			release <- struct{}{}
+			if status := <-held; status != http.StatusOK {
+				t.Fatalf("wait=%q %s: the request in flight got %d", wait, name, status)
+			}
+		}
+		body := readMetrics(t)
+		for _, name := range []string{bare + ".localhost", addr + ".localhost"} {
+			for _, want := range []string{
+				`caddy_localdev_requests_total{outcome="proxied",route="` + name + `"} 1`,
+				`caddy_localdev_requests_total{outcome="app_error",route="` + name + `"} 2`,
+			} {
+				if !strings.Contains(body, want+"\n") {
+					t.Errorf("wait=%q: /metrics lacks %s", wait, want)
+				}
+			}
+			if never := `outcome="app_down",route="` + name + `"`; strings.Contains(body, never) {
+				t.Errorf("wait=%q: /metrics has %s", wait, never)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("wait=%q: metrics:\n%s", wait, grepLines(body, "busy"))
+		}
+	}
+}
+
+// upstreamRequests checks, through Caddy's /reverse_proxy/upstreams, that
+// want requests are in flight to the app at addr.
+func upstreamRequests(t *testing.T, addr string, want int) error {
+	t.Helper()
+	res := fetch(t, http.DefaultClient, "GET", "http://localhost:"+adminP+"/reverse_proxy/upstreams")
+	var list []struct {
+		Address     string `json:"address"`
+		NumRequests int    `json:"num_requests"`
+	}
+	if err := json.Unmarshal([]byte(res.body), &list); err != nil {
+		t.Fatalf("/reverse_proxy/upstreams: %d %q: %v", res.status, res.body, err)
+	}
+	for _, u := range list {
+		if u.Address == addr && u.NumRequests != want {
+			return fmt.Errorf("%d requests in flight to %s, want %d", u.NumRequests, addr, want)
+		}
+	}
+	return nil
+}
+
+// TestProxyLimitHoldsOnBothFamilies: with an app that listens on both
+// loopback families, a request that the proxy block's limit turns away on
+// the family the route prefers is not retried on the other one, which
+// Caddy counts apart: the limit holds, and the answer is Caddy's 503.
+func TestProxyLimitHoldsOnBothFamilies(t *testing.T) {
+	arrived := make(chan struct{}, 4)
+	release := make(chan struct{})
+	var inApp atomic.Int32
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer inApp.Add(-1)
+		if inApp.Add(1) > 1 {
+			fmt.Fprint(w, "a second request reached the app")
+			return
+		}
+		arrived <- struct{}{}
+		select {
+		case <-release:
+			fmt.Fprint(w, "slow")
+		case <-r.Context().Done():
+		}
+	})
+	port := startApp(t, "127.0.0.1:0", app)
+	startApp(t, fmt.Sprintf("[::1]:%d", port), app)
+	startCaddy(t, httpSite(fmt.Sprintf("localdev {\n twofamilies %d\n proxy {\n  unhealthy_request_count 1\n }\n}", port)))
+	client := testClient("127.0.0.1")
+	held := make(chan int, 1)
+	go func() {
+		res, err := client.Get(httpURL("twofamilies.localhost", "/"))
+		if err != nil {
+			held <- 0
+			return
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		held <- res.StatusCode
+	}()
+	select {
+	case <-arrived:
+	case status := <-held:
+		t.Fatalf("the first request got %d without reaching the app", status)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request never reached the app")
+	}
+	res := fetch(t, client, "GET", httpURL("twofamilies.localhost", "/"))
+	release <- struct{}{}
+	if status := <-held; status != http.StatusOK {
+		t.Fatalf("the request in flight got %d", status)
+	}
+	if res.status != http.StatusServiceUnavailable {
+		t.Fatalf("while the one allowed request is in flight: %d %q, want Caddy's own 503", res.status, res.body)
 	}
 }

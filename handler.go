@@ -124,6 +124,21 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Ro
 		record(route, r, status, start)
 		return err
 	}
+	if status == http.StatusServiceUnavailable {
+		// Caddy's "no upstreams available": the user's own proxy settings
+		// (unhealthy_request_count, max_fails with fail_duration, a
+		// circuit breaker) turned the request away before anything was
+		// dialed. A Caddy user who set a limit expects Caddy's 503, as a
+		// stock reverse_proxy gives it (handle_errors and the access log
+		// see it), not localdev's page that says the app is down and
+		// reloads itself: the app's port was not even tried. It counts as
+		// app_error, the outcome of a request for a route that the app
+		// did not answer for any reason but a closed port, so that the
+		// failure shows among the route's errors instead of vanishing.
+		route.Count(routes.OutcomeAppError)
+		record(route, r, status, start)
+		return err
+	}
 	route.Count(routes.OutcomeAppError)
 	record(route, r, status, start)
 	return h.serveAppError(w, r, route, status, err)
@@ -214,16 +229,14 @@ var noNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) erro
 
 // appDown reports whether the proxy failed because nothing accepted a
 // connection at the target: the dial failed, so nothing reached the app.
+// Caddy's 503 "no upstreams available" is not a failed dial: it comes
+// from limits in the user's proxy settings, and nothing was dialed.
 func appDown(err error) bool {
 	if err == nil {
-		return false
+		return false // before dialErr, which errors.As moves to the heap
 	}
 	var dialErr reverseproxy.DialError
-	if errors.As(err, &dialErr) {
-		return true
-	}
-	var herr caddyhttp.HandlerError
-	return errors.As(err, &herr) && herr.StatusCode == http.StatusServiceUnavailable
+	return errors.As(err, &dialErr)
 }
 
 // tooEarly answers TLS early data, which could be replayed, with 425.

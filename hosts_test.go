@@ -116,6 +116,36 @@ func TestHostsCommands(t *testing.T) {
 	}
 }
 
+// TestHostsSyncThenCleanRestoresFile: `hosts sync` then `hosts clean`
+// leave the file byte-identical to what it was, whether it ended with a
+// line end or not, with blank lines before its end or not, LF or CRLF.
+func TestHostsSyncThenCleanRestoresFile(t *testing.T) {
+	startCaddy(t, httpSite("localdev app 3000"))
+	addr := "--address=" + cliAdminAddr()
+	for _, content := range []string{
+		hostsUserLines,
+		strings.TrimSuffix(hostsUserLines, "\n"),
+		hostsUserLines + "\n\n",
+		hostsUserLines + "\n\n10.0.0.6 printer.lan",
+		strings.ReplaceAll(strings.TrimSuffix(hostsUserLines, "\n"), "\n", "\r\n"),
+		"",
+	} {
+		path := hostsTempFile(t, content)
+		if out, errOut, err := hostsRun("hosts", "sync", "--file", path, addr); err != nil || out != path+" updated\n" {
+			t.Fatalf("%q: hosts sync = %q, %q, %v", content, out, errOut, err)
+		}
+		if got, _ := hostsBlockOf(path); strings.ReplaceAll(got, "\r\n", "\n") != hostsfile.Block([]string{"app.localhost"}) {
+			t.Errorf("%q: block after sync:\n%s", content, got)
+		}
+		if out, errOut, err := hostsRun("hosts", "clean", "--file", path); err != nil || out != path+" cleaned\n" {
+			t.Fatalf("%q: hosts clean = %q, %q, %v", content, out, errOut, err)
+		}
+		if got, _ := os.ReadFile(path); string(got) != content {
+			t.Errorf("after sync and clean the file is\n%q\nwant the original\n%q", got, content)
+		}
+	}
+}
+
 // TestHostsCommandErrors: each failure is one plain line on stderr and a
 // non-zero status; the file is never changed.
 func TestHostsCommandErrors(t *testing.T) {

@@ -10,9 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
 
 	"github.com/localdev/localdev/internal/pages"
 	"github.com/localdev/localdev/internal/routes"
@@ -23,7 +21,7 @@ import (
 func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request, p peer) error {
 	own := h.ownRoutes(p)
 	checker.Show(own[:min(len(own), pages.MaxDashboardRows)]) // the rows the page shows first
-	checker.Watch(healthWait)
+	watchHealth(h.logger)
 	infos := describeRoutes(own, requestOrigin(r), true)
 	found, unnamed := h.dashboardListeners(r, p)
 	if wantsJSON(r) {
@@ -136,12 +134,6 @@ func routeNames(list []*routes.Route) []string {
 		names[i] = r.Name
 	}
 	return names
-}
-
-// logHealthPanic logs a panic of the background health check, which
-// carries on.
-func logHealthPanic(v any, stack []byte) {
-	caddy.Log().Named("localdev.health").Error("panic checking route health", zap.Any("error", v), zap.ByteString("stack", stack))
 }
 
 // dialProblem shortens a proxy error to what a user needs to read.

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/localdev/localdev/internal/routes"
 )
 
 // Tests of the pages people see: the dashboard, the 404, 502 and 508
@@ -793,5 +795,90 @@ func TestPagesHealthStopsWithLocaldev(t *testing.T) {
 	liveLoad(t, "{"+globals+"}\nhttp://localhost:"+httpP+" {\n\tbind 127.0.0.1\n\trespond \"no localdev\"\n}\n", false)
 	if checker.Running() {
 		t.Error("the health check runs on after the last localdev handler went")
+	}
+}
+
+// TestPagesHealthPanicLogged: a panic in the background health check that
+// a dashboard read started is recovered and logged through the logger of
+// the localdev handler that showed the dashboard
+// (http.handlers.localdev.health), where its configuration's logging
+// sends it, not through Caddy's default logger.
+func TestPagesHealthPanicLogged(t *testing.T) {
+	checker.Stop() // earlier tests' looks: the loop below starts with this test
+	var armed atomic.Bool
+	exposure := checker.Exposure
+	checker.Exposure = func(ctx context.Context, port int) bool {
+		if armed.CompareAndSwap(true, false) {
+			panic("exposure check exploded")
+		}
+		return exposure(ctx, port)
+	}
+	t.Cleanup(func() {
+		checker.Stop()
+		checker.Exposure = exposure
+	})
+	port := startApp(t, "127.0.0.1:0", hello("panicky"))
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	startCaddy(t, liveSiteWithLog(logFile, fmt.Sprintf("localdev panicky %d", port)))
+	pagesDashboardJSON(t, testClient("127.0.0.1")) // checks the new route at once, and starts the loop
+	route := table.Lookup("panicky.localhost")
+	if route == nil {
+		t.Fatal("no route panicky.localhost")
+	}
+	// Due again, exposure included: the loop's next tick checks it.
+	route.SetExposed(false, time.Now().Add(-time.Hour))
+	armed.Store(true)
+	route.SetHealth(routes.HealthUp, time.Now().Add(-time.Hour))
+	line := liveWaitLog(t, logFile, "panic checking route health", "exposure check exploded")
+	var entry struct {
+		Logger string `json:"logger"`
+		Level  string `json:"level"`
+		Stack  string `json:"stack"`
+	}
+	if err := json.Unmarshal([]byte(line), &entry); err != nil {
+		t.Fatalf("log line %q: %v", line, err)
+	}
+	if entry.Logger != "http.handlers.localdev.health" || entry.Level != "error" || !strings.Contains(entry.Stack, "goroutine") {
+		t.Errorf("panic logged as logger %q, level %q, stack %.80q; want the handler's logger http.handlers.localdev.health, error, a stack", entry.Logger, entry.Level, entry.Stack)
+	}
+	if !checker.Running() {
+		t.Error("the health check stopped after the panic")
+	}
+}
+
+// TestPagesNotFoundUnchecked: the 404 page lists a route that no health
+// check has looked at yet as neither up nor down; once a dashboard read
+// has checked it (nothing listens on its port), it shows down.
+func TestPagesNotFoundUnchecked(t *testing.T) {
+	checker.Stop() // earlier tests' looks: nothing checks the new route behind the test's back
+	startCaddy(t, httpSite(fmt.Sprintf("localdev neverlooked %d", freePort(t))))
+	client := testClient("127.0.0.1")
+	notFound := func() (html, text string) {
+		t.Helper()
+		res := fetch(t, client, "GET", httpURL("neverlookd.localhost", "/"), "Accept: text/html")
+		if res.status != http.StatusNotFound {
+			t.Fatalf("404 page: %d %.300q", res.status, res.body)
+		}
+		_, row, _ := strings.Cut(res.body, `<tbody data-route="neverlooked.localhost">`)
+		row, _, _ = strings.Cut(row, "</tbody>")
+		res = fetch(t, client, "GET", httpURL("neverlookd.localhost", "/"))
+		_, line, _ := strings.Cut(res.body, "\n  neverlooked.localhost")
+		line, _, _ = strings.Cut(line, "\n")
+		return row, line
+	}
+	row, line := notFound()
+	if !strings.Contains(row, `data-up="unknown">not checked yet<`) || strings.Contains(row, "down") {
+		t.Errorf("HTML row of a route never checked: %q, want it neither up nor down", row)
+	}
+	if !strings.HasSuffix(line, "(not checked yet)") {
+		t.Errorf("text line of a route never checked: %q, want it neither up nor down", line)
+	}
+	pagesDashboardJSON(t, client) // checks the routes never checked
+	row, line = notFound()
+	if !strings.Contains(row, `data-up="false">down<`) {
+		t.Errorf("HTML row of a route found down: %q", row)
+	}
+	if !strings.HasSuffix(line, "(down)") {
+		t.Errorf("text line of a route found down: %q", line)
 	}
 }

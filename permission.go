@@ -203,6 +203,17 @@ func (s *handlerSet) remove(h *Handler) {
 	s.mu.Unlock()
 }
 
+// newestLogger returns the logger of the handler loaded last, or nil when
+// none is loaded.
+func (s *handlerSet) newestLogger() *zap.Logger {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.list) == 0 {
+		return nil
+	}
+	return s.list[len(s.list)-1].logger
+}
+
 // domains returns the domains of the loaded handlers, sorted, each once.
 func (s *handlerSet) domains() []string {
 	s.mu.RLock()

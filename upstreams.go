@@ -57,20 +57,46 @@ type oneUpstream struct {
 }
 
 // ResetCache is called before a retry, which Caddy's reverse proxy makes
-// only after a failed dial (localdev's retry rule; see proxyConfig): a
-// bare-port route tries the other loopback family next. The route's
-// preferred family stays as it is until the other one answers.
+// after a failed dial (localdev's retry rule; see proxyConfig) and after
+// an attempt that found no upstream available. A bare-port route tries the
+// other loopback family after a failed dial only: when the user's own
+// proxy settings (unhealthy_request_count, max_fails, a circuit breaker)
+// made Caddy turn the address down, nothing was dialed, and the other
+// family is no answer to a limit (it would only get around it), so the
+// retry, as in a stock reverse_proxy, tries the same address again. The
+// route's preferred family stays as it is until the other one answers.
 func (Upstreams) ResetCache(r *http.Request) error {
 	route, retry := requestRoute(r)
-	if route == nil {
+	if route == nil || !route.Target.BothFamilies() {
+		return nil
+	}
+	dial := route.Preferred()
+	if retry != nil {
+		dial = retry.dial
+	}
+	if !dialed(r, route.Target.Dials[dial]) {
 		return nil
 	}
 	if retry == nil {
-		retry = &retryState{route: route, dial: route.Preferred()}
+		retry = &retryState{route: route}
 		caddyhttp.SetVar(r.Context(), routeVar, retry)
 	}
-	retry.dial = route.NextDial(retry.dial)
+	retry.dial = route.NextDial(dial)
 	return nil
+}
+
+// dialed reports whether the proxy's last attempt selected the address,
+// and so dialed it: Caddy sets the upstream placeholders only for an
+// attempt that found its upstream available. After an attempt on one
+// family the retry moves to the other, so a placeholder left by an
+// earlier attempt never names the address now current.
+func dialed(r *http.Request, dial string) bool {
+	repl := replacer(r)
+	if repl == nil {
+		return true
+	}
+	hostport, _ := repl.GetString("http.reverse_proxy.upstream.hostport")
+	return hostport == dial
 }
 
 // retryState replaces the route in the request's variables once a

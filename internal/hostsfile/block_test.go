@@ -152,9 +152,79 @@ func TestDamagedErrorsNameTheLine(t *testing.T) {
 	}
 }
 
+// roundTrips are files without a block that sync then clean must give
+// back byte for byte: ending with and without a line end, with and
+// without blank lines before the end, LF and CRLF.
+var roundTrips = []struct{ name, content string }{
+	{"empty", ""},
+	{"trailing newline", "127.0.0.1 localhost\n10.0.0.5 nas.lan\n"},
+	{"no trailing newline", "127.0.0.1 localhost\n10.0.0.5 nas.lan"},
+	{"one line, no newline", "127.0.0.1 localhost"},
+	{"blank line before the end", "127.0.0.1 localhost\n\n"},
+	{"blank lines before the end", "127.0.0.1 localhost\n\n\n"},
+	{"blank lines, then a last line without newline", "127.0.0.1 localhost\n\n\n10.0.0.5 nas.lan"},
+	{"only newlines", "\n\n"},
+	{"one newline", "\n"},
+	{"blank-looking last line", "127.0.0.1 localhost\n  \t"},
+	{"CRLF", "127.0.0.1 localhost\r\n10.0.0.5 nas.lan\r\n"},
+	{"CRLF, no trailing newline", "127.0.0.1 localhost\r\n10.0.0.5 nas.lan"},
+	{"CRLF, blank lines before the end", "127.0.0.1 localhost\r\n\r\n\r\n"},
+	{"CRLF, last line ends in CR", "127.0.0.1 localhost\r\nnas\r"},
+	{"LF, last line ends in CR", "127.0.0.1 localhost\nnas\r"},
+	{"mixed line ends, no trailing newline", "127.0.0.1 localhost\r\n10.0.0.5 nas.lan\n::1 localhost"},
+}
+
+// TestSyncCleanRoundTrip: sync then clean leaves a file byte-identical to
+// what it was, in memory (Replace, Remove) and on disk (Sync, Clean, with
+// a second sync in between that changes nothing).
+func TestSyncCleanRoundTrip(t *testing.T) {
+	block := Block(testNames)
+	other := Block([]string{"other.localhost"})
+	for _, tt := range roundTrips {
+		t.Run(tt.name, func(t *testing.T) {
+			synced, err := Replace([]byte(tt.content), block)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resynced, err := Replace(synced, other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range [][]byte{synced, resynced} {
+				cleaned, err := Remove(s)
+				if err != nil || string(cleaned) != tt.content {
+					t.Errorf("Remove(%q) = %q, %v; want the original %q", s, cleaned, err, tt.content)
+				}
+			}
+
+			path := filepath.Join(t.TempDir(), "hosts")
+			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if changed, err := Sync(path, block); err != nil || !changed {
+				t.Fatalf("Sync: %v, %v", changed, err)
+			}
+			if changed, err := Sync(path, block); err != nil || changed {
+				t.Fatalf("second Sync: %v, %v; want no write", changed, err)
+			}
+			if changed, err := Sync(path, other); err != nil || !changed {
+				t.Fatalf("Sync of another block: %v, %v", changed, err)
+			}
+			if changed, err := Clean(path); err != nil || !changed {
+				t.Fatalf("Clean: %v, %v", changed, err)
+			}
+			if got, _ := os.ReadFile(path); string(got) != tt.content {
+				t.Errorf("after Sync and Clean the file is %q, want the original %q", got, tt.content)
+			}
+		})
+	}
+}
+
 // FuzzBlocks checks, for any content, that the parser does not panic and
 // that Replace and Remove keep every line outside the block, agree on
-// what they refuse, and are idempotent. The golden inputs are its seeds.
+// what they refuse, and are idempotent, and that sync then clean gives
+// back content without a block byte for byte. The golden inputs and the
+// round trips are its seeds.
 func FuzzBlocks(f *testing.F) {
 	inputs, _ := filepath.Glob("testdata/*.in")
 	for _, in := range inputs {
@@ -163,6 +233,9 @@ func FuzzBlocks(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(b)
+	}
+	for _, tt := range roundTrips {
+		f.Add([]byte(tt.content))
 	}
 	block := Block(testNames)
 	f.Fuzz(func(t *testing.T, content []byte) {
@@ -191,6 +264,11 @@ func FuzzBlocks(f *testing.F) {
 		}
 		if again, err := Remove(cleaned); err != nil || !bytes.Equal(again, cleaned) {
 			t.Fatalf("Remove is not idempotent (%v)", err)
+		}
+		if _, ok, _ := Current(content); !ok {
+			if back, err := Remove(synced); err != nil || !bytes.Equal(back, content) {
+				t.Fatalf("sync then clean gave %q (%v), not the original %q", back, err, content)
+			}
 		}
 	})
 }

@@ -92,6 +92,46 @@ func TestNotFoundFewRoutes(t *testing.T) {
 	}
 }
 
+// TestNotFoundUnchecked: a route whose health has not been checked yet is
+// shown neither up nor down, in HTML and in text; checked routes keep
+// their up and down.
+func TestNotFoundUnchecked(t *testing.T) {
+	list := []routes.Info{
+		{Name: "fresh.localhost", URL: "https://fresh.localhost", Target: "5173", Source: "api", Unchecked: true},
+		{Name: "live.localhost", URL: "https://live.localhost", Target: "5174", Source: "config", Up: true},
+		{Name: "dead.localhost", URL: "https://dead.localhost", Target: "5175", Source: "config"},
+	}
+	d := NotFound{Host: "fersh.localhost", Domain: "localhost", Routes: list, Suggestion: &list[0]}
+	page := renderString(t, func(w io.Writer) error { return RenderNotFound(w, d) })
+	checkHTML(t, page)
+	for _, tt := range []struct{ name, badge string }{
+		{"fresh.localhost", `<span class="badge" data-up="unknown">not checked yet</span>`},
+		{"live.localhost", `<span class="badge" data-up="true">up</span>`},
+		{"dead.localhost", `<span class="badge" data-up="false">down</span>`},
+	} {
+		_, row, _ := strings.Cut(page, `<tbody data-route="`+tt.name+`">`)
+		row, _, _ = strings.Cut(row, "</tbody>")
+		if !strings.Contains(row, tt.badge) {
+			t.Errorf("HTML row of %s: %q, want the badge %s", tt.name, row, tt.badge)
+		}
+	}
+	text := renderString(t, func(w io.Writer) error { return RenderNotFoundText(w, d) })
+	for _, tt := range []struct{ name, end string }{
+		{"fresh.localhost", "-> 5173  (not checked yet)"},
+		{"live.localhost", "-> 5174"},
+		{"dead.localhost", "-> 5175  (down)"},
+	} {
+		i := strings.Index(text, "\n  "+tt.name)
+		if i < 0 {
+			t.Fatalf("text lacks %s:\n%s", tt.name, text)
+		}
+		line, _, _ := strings.Cut(text[i+1:], "\n")
+		if !strings.HasSuffix(line, tt.end) {
+			t.Errorf("text line of %s: %q, want it to end %q", tt.name, line, tt.end)
+		}
+	}
+}
+
 // BenchmarkNotFound is the 404 page's work for 10,000 routes: picking the
 // closest names and rendering.
 func BenchmarkNotFound(b *testing.B) {

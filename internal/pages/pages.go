@@ -420,7 +420,10 @@ func writeRoutesText(b *strings.Builder, routes []routes.Info) {
 	width = min(width, 40)
 	for _, r := range routes {
 		fmt.Fprintf(b, "  %-*s -> %s", width, clean(r.Name), clean(r.Target))
-		if !r.Up {
+		switch {
+		case r.Unchecked:
+			b.WriteString("  (not checked yet)")
+		case !r.Up:
 			b.WriteString("  (down)")
 		}
 		b.WriteString("\n")

@@ -246,10 +246,12 @@ func (c *Checker) CheckAll(ctx context.Context) {
 	c.checkRoutes(ctx, c.Table.Routes())
 }
 
-// checkRoutes checks routes, at most 32 at a time.
+// checkRoutes checks routes, at most 32 at a time. A panic in one check is
+// reported (Panicked) and the others go on: checks of several routes run
+// in goroutines of their own, where the loop's recover cannot reach.
 func (c *Checker) checkRoutes(ctx context.Context, list []*Route) {
 	if len(list) == 1 {
-		c.Check(ctx, list[0])
+		c.safely(func() { c.Check(ctx, list[0]) })
 		return
 	}
 	sem := make(chan struct{}, 32)
@@ -259,7 +261,7 @@ func (c *Checker) checkRoutes(ctx context.Context, list []*Route) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			c.Check(ctx, r)
+			c.safely(func() { c.Check(ctx, r) })
 		}()
 	}
 	wg.Wait()

@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -159,4 +160,31 @@ func TestCheckerRecovers(t *testing.T) {
 		t.Errorf("Panicked got %q, want the value and the stack", s)
 	}
 	(&Checker{Table: NewTable()}).safely(func() { panic("no one listens") }) // no Panicked: still recovered
+}
+
+// TestCheckerRecoversInEachCheck: a panic while checking one route, in
+// the goroutines that check several at once too, is reported for each
+// route, and the process carries on.
+func TestCheckerRecoversInEachCheck(t *testing.T) {
+	port := listen(t)
+	tb := NewTable()
+	tb.AddConfig([]*Route{route(t, "one", port, SourceConfig), route(t, "two", port, SourceConfig)})
+	var reported atomic.Int32
+	c := &Checker{
+		Table:    tb,
+		Exposure: func(context.Context, int) bool { panic("exposure check exploded") },
+		Panicked: func(v any, _ []byte) {
+			if v == "exposure check exploded" {
+				reported.Add(1)
+			}
+		},
+	}
+	c.CheckAll(context.Background())
+	if n := reported.Load(); n != 2 {
+		t.Errorf("two checks panicked, %d reported", n)
+	}
+	c.checkRoutes(context.Background(), tb.Routes()[:1])
+	if n := reported.Load(); n != 3 {
+		t.Errorf("a lone check's panic not reported: %d reported in all", n)
+	}
 }

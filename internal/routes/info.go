@@ -15,8 +15,15 @@ type Info struct {
 	Target string `json:"target"`
 	// Source is where the route came from: "config", "dir", "api" or "auto".
 	Source string `json:"source"`
-	// Up is whether the app answered at the last background check.
+	// Up is whether the app answered at the last background check; false
+	// also while the route has not been checked yet (see Unchecked).
 	Up bool `json:"up"`
+	// Unchecked is true while the route's health has not been checked
+	// yet (a route just added, or none of its pages looked at since):
+	// the pages then show it neither up nor down. Not in the JSON, where
+	// up stays the boolean the route object has always had; default
+	// false, a route whose Up says what the last check found.
+	Unchecked bool `json:"-"`
 	// Exposed is whether the app's port is also open on an address
 	// beyond loopback, where anyone on the network can reach it.
 	Exposed bool `json:"exposed,omitzero"`
@@ -44,6 +51,7 @@ func (r *Route) Describe(url func(name string) string, withRequests bool) Info {
 	}
 	health, _ := r.Health()
 	info.Up = health == HealthUp
+	info.Unchecked = health == HealthUnknown
 	info.Exposed = info.Up && r.Exposed()
 	if withRequests {
 		recorded := r.Requests()

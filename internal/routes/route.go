@@ -71,7 +71,8 @@ const (
 	// OutcomeAppDown: nothing accepted the connection at the target.
 	OutcomeAppDown
 	// OutcomeAppError: the app took the request and failed before or
-	// while answering (closed the connection, reset it, timed out).
+	// while answering (closed the connection, reset it, timed out), or
+	// the proxy's own limits (set by the user) turned the request away.
 	OutcomeAppError
 	// OutcomeLoop: the request came back to a route it had passed.
 	OutcomeLoop
