@@ -325,6 +325,14 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 	if out == nil {
 		out = os.Stderr
 	}
+	// A closed output pipe (`run … | head -1`) must not kill run, above
+	// all between adding the route and removing it: with SIGPIPE caught
+	// from before run's first line, a write to it fails instead, which
+	// run's own lines ignore. Caught, not ignored, so that the command
+	// starts with SIGPIPE at its default.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
 	if len(o.Argv) == 0 {
 		return 1, errors.New("localdev: run needs a command")
 	}
@@ -387,14 +395,6 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, runSignals...)
 	defer signal.Stop(sigs)
-	// A closed output pipe (`run … | head -1`) must not kill run between
-	// adding the route and removing it: with SIGPIPE caught, a write to it
-	// fails instead, which run's own lines ignore. Caught, not ignored, so
-	// that the command starts with SIGPIPE at its default.
-	pipes := make(chan os.Signal, 1)
-	signal.Notify(pipes, syscall.SIGPIPE)
-	defer signal.Stop(pipes)
-
 	var url string
 	var addErr error
 	first, quit := whileCatching(sigs, "add the route "+full+" and remove it again", func() {

@@ -1431,26 +1431,42 @@ func TestRunSuspendFromTerminal(t *testing.T) {
 // TestRunOutputClosed runs `caddy localdev run` with its output going to a
 // pipe nobody reads (`run … | head -1` after head has exited): run must
 // not die of SIGPIPE with its route left behind; the command runs, and
-// its route is removed when it ends.
+// its route is removed when it ends. Both with a name given and with one
+// inferred, where run's first line (where the name came from) comes
+// before the route is added.
 func TestRunOutputClosed(t *testing.T) {
 	startCaddy(t, httpSite("localdev keep 3999"))
-	marker := filepath.Join(t.TempDir(), "ran")
-	cmd := caddyCommand(t, nil, "localdev", "run", "piped", "--address", cliAdminAddr(), "--", "sh", "-c", "touch "+marker)
-	r, w, err := os.Pipe()
-	if err != nil {
+	project := t.TempDir()
+	if err := os.WriteFile(filepath.Join(project, "package.json"), []byte(`{"name": "piped-inferred"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_ = r.Close() // the reader is gone before run writes anything
-	cmd.Stdout, cmd.Stderr = w, w
-	err = cmd.Run()
-	_ = w.Close()
-	if err != nil {
-		t.Fatalf("run with its output closed: %v; want exit status 0", err)
-	}
-	if _, err := os.Stat(marker); err != nil {
-		t.Error("the command did not run")
-	}
-	if _, ok := liveList(t)["piped.localhost"]; ok {
-		t.Error("the route is still there after run ended")
+	for _, tc := range []struct {
+		route string
+		args  []string
+	}{
+		{"piped.localhost", []string{"piped"}},
+		{"piped-inferred.localhost", nil},
+	} {
+		marker := filepath.Join(t.TempDir(), "ran")
+		args := append(append([]string{"localdev", "run"}, tc.args...), "--address", cliAdminAddr(), "--", "sh", "-c", "touch "+marker)
+		cmd := caddyCommand(t, nil, args...)
+		cmd.Dir = project
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = r.Close() // the reader is gone before run writes anything
+		cmd.Stdout, cmd.Stderr = w, w
+		err = cmd.Run()
+		_ = w.Close()
+		if err != nil {
+			t.Fatalf("%s: run with its output closed: %v; want exit status 0", tc.route, err)
+		}
+		if _, err := os.Stat(marker); err != nil {
+			t.Errorf("%s: the command did not run", tc.route)
+		}
+		if _, ok := liveList(t)[tc.route]; ok {
+			t.Errorf("%s: the route is still there after run ended", tc.route)
+		}
 	}
 }
