@@ -10,11 +10,14 @@ import (
 )
 
 // IdleConnsPerApp is how many idle keep-alive connections to one app the
-// proxy keeps. Caddy's default, 32, is tuned for remote backends; a
-// browser talking HTTP/2 to Caddy, a test suite or a load tool easily has
-// more requests in flight to one local app, and every connection over the
-// limit is closed after its response and dialed again for the next one.
-// An idle loopback connection costs a few KiB and nothing on the network.
+// proxy keeps. Caddy's default, 32, is tuned for remote backends. A
+// browser loading a page from a dev server that serves unbundled modules
+// sends hundreds of requests at once over one HTTP/2 connection (Caddy
+// allows 250 streams on one), each of which becomes a request on its own
+// connection to the app; every connection over the limit is closed after
+// its response and dialed again for the next page load. 256 keeps one
+// such connection's worth. An idle loopback connection costs a few KiB
+// and nothing on the network.
 const IdleConnsPerApp = 256
 
 // Transport returns the HTTP transport settings for loopback apps:
