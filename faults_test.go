@@ -437,24 +437,7 @@ func TestProxyLimitIsNotAppDown(t *testing.T) {
 		for _, name := range []string{bare + ".localhost", addr + ".localhost"} {
 			// the previous request's slot is given back after its answer
 			eventually(t, 5*time.Second, "the app's slot free", func() error { return upstreamRequests(t, app, 0) })
-			held := make(chan int, 1)
-			go func() {
-				res, err := client.Get(httpURL(name, "/"))
-				if err != nil {
-					held <- 0
-					return
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				held <- res.StatusCode
-			}()
-			select {
-			case <-arrived:
-			case status := <-held:
-				t.Fatalf("wait=%q %s: the first request got %d without reaching the app", wait, name, status)
-			case <-time.After(10 * time.Second):
-				t.Fatalf("wait=%q %s: the first request never reached the app", wait, name)
-			}
+			held := holdRequest(t, client, httpURL(name, "/"), arrived)
 			if err := upstreamRequests(t, app, 1); err != nil {
 				t.Fatalf("wait=%q %s: %v", wait, name, err)
 			}
@@ -534,9 +517,25 @@ func TestProxyLimitHoldsOnBothFamilies(t *testing.T) {
 	startApp(t, fmt.Sprintf("[::1]:%d", port), app)
 	startCaddy(t, httpSite(fmt.Sprintf("localdev {\n twofamilies %d\n proxy {\n  unhealthy_request_count 1\n }\n}", port)))
 	client := testClient("127.0.0.1")
+	held := holdRequest(t, client, httpURL("twofamilies.localhost", "/"), arrived)
+	res := fetch(t, client, "GET", httpURL("twofamilies.localhost", "/"))
+	release <- struct{}{}
+	if status := <-held; status != http.StatusOK {
+		t.Fatalf("the request in flight got %d", status)
+	}
+	if res.status != http.StatusServiceUnavailable {
+		t.Fatalf("while the one allowed request is in flight: %d %q, want Caddy's own 503", res.status, res.body)
+	}
+}
+
+// holdRequest sends a GET for url and returns once the app has it (a
+// value on arrived); the channel returned gets its status when it ends
+// (0 for a failed request).
+func holdRequest(t *testing.T, client *http.Client, url string, arrived <-chan struct{}) <-chan int {
+	t.Helper()
 	held := make(chan int, 1)
 	go func() {
-		res, err := client.Get(httpURL("twofamilies.localhost", "/"))
+		res, err := client.Get(url)
 		if err != nil {
 			held <- 0
 			return
@@ -548,16 +547,9 @@ func TestProxyLimitHoldsOnBothFamilies(t *testing.T) {
 	select {
 	case <-arrived:
 	case status := <-held:
-		t.Fatalf("the first request got %d without reaching the app", status)
+		t.Fatalf("%s: the first request got %d without reaching the app", url, status)
 	case <-time.After(10 * time.Second):
-		t.Fatal("the first request never reached the app")
+		t.Fatalf("%s: the first request never reached the app", url)
 	}
-	res := fetch(t, client, "GET", httpURL("twofamilies.localhost", "/"))
-	release <- struct{}{}
-	if status := <-held; status != http.StatusOK {
-		t.Fatalf("the request in flight got %d", status)
-	}
-	if res.status != http.StatusServiceUnavailable {
-		t.Fatalf("while the one allowed request is in flight: %d %q, want Caddy's own 503", res.status, res.body)
-	}
+	return held
 }
