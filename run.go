@@ -328,11 +328,11 @@ func runCommand(ctx context.Context, adminAddr string, o runOptions) (int, error
 	// A closed output pipe (`run … | head -1`) must not kill run, above
 	// all between adding the route and removing it: with SIGPIPE caught
 	// from before run's first line, a write to it fails instead, which
-	// run's own lines ignore. Caught, not ignored, so that the command
-	// starts with SIGPIPE at its default.
-	pipes := make(chan os.Signal, 1)
-	signal.Notify(pipes, syscall.SIGPIPE)
-	defer signal.Stop(pipes)
+	// run's own lines ignore. It stays caught after run returns, so that
+	// the error line Caddy's command wrapper writes cannot kill the
+	// process either and the exit status stays run's. Caught, not
+	// ignored, so that the command starts with SIGPIPE at its default.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	if len(o.Argv) == 0 {
 		return 1, errors.New("localdev: run needs a command")
 	}

@@ -1440,6 +1440,17 @@ func TestRunOutputClosed(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(project, "package.json"), []byte(`{"name": "piped-inferred"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	closedOutput := func(cmd *exec.Cmd) error {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = r.Close() // the reader is gone before run writes anything
+		cmd.Stdout, cmd.Stderr = w, w
+		err = cmd.Run()
+		_ = w.Close()
+		return err
+	}
 	for _, tc := range []struct {
 		route string
 		args  []string
@@ -1451,15 +1462,7 @@ func TestRunOutputClosed(t *testing.T) {
 		args := append(append([]string{"localdev", "run"}, tc.args...), "--address", cliAdminAddr(), "--", "sh", "-c", "touch "+marker)
 		cmd := caddyCommand(t, nil, args...)
 		cmd.Dir = project
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = r.Close() // the reader is gone before run writes anything
-		cmd.Stdout, cmd.Stderr = w, w
-		err = cmd.Run()
-		_ = w.Close()
-		if err != nil {
+		if err := closedOutput(cmd); err != nil {
 			t.Fatalf("%s: run with its output closed: %v; want exit status 0", tc.route, err)
 		}
 		if _, err := os.Stat(marker); err != nil {
@@ -1468,5 +1471,12 @@ func TestRunOutputClosed(t *testing.T) {
 		if _, ok := liveList(t)[tc.route]; ok {
 			t.Errorf("%s: the route is still there after run ended", tc.route)
 		}
+	}
+	// run's own failure keeps its status: the error line to the closed
+	// output does not turn it into a death by SIGPIPE
+	cmd := caddyCommand(t, nil, "localdev", "run", "piped", "--address", cliAdminAddr(), "--", "no-such-command-localdev")
+	var exit *exec.ExitError
+	if err := closedOutput(cmd); !errors.As(err, &exit) || exit.ExitCode() != 127 {
+		t.Errorf("run of a missing command with its output closed: %v; want exit status 127", err)
 	}
 }
