@@ -65,7 +65,7 @@ func (a *Admin) serveList(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return apiError(http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed: use GET", r.Method))
 	}
-	watchHealth(a.logger)
+	checker.Watch(healthWait)
 	sites := servingSites()
 	list := table.Routes()
 	infos := make([]routes.Info, 0, len(list))
@@ -95,7 +95,7 @@ func (a *Admin) serveRoute(w http.ResponseWriter, r *http.Request) error {
 	case http.MethodDelete:
 		return a.delete(w, r, name)
 	case http.MethodGet:
-		watchHealth(a.logger)
+		checker.Watch(healthWait)
 		route := table.Get(name)
 		if route == nil {
 			return apiError(http.StatusNotFound, fmt.Errorf("no route %s", name))

@@ -180,7 +180,6 @@ func (h *Handler) Cleanup() error {
 		table.RemoveConfig(h.owner)
 		h.logger.Debug("configuration's routes retired", zap.Int("routes", len(h.Routes)))
 		loaded.remove(h)
-		healthLogger.CompareAndSwap(h.logger, loaded.newestLogger())
 		if h.Auto {
 			autoRoutes.remove(h)
 		}

@@ -21,7 +21,7 @@ import (
 func (h *Handler) serveDashboard(w http.ResponseWriter, r *http.Request, p peer) error {
 	own := h.ownRoutes(p)
 	checker.Show(own[:min(len(own), pages.MaxDashboardRows)]) // the rows the page shows first
-	watchHealth(h.logger)
+	checker.Watch(healthWait)
 	infos := describeRoutes(own, requestOrigin(r), true)
 	found, unnamed := h.dashboardListeners(r, p)
 	if wantsJSON(r) {

@@ -3,7 +3,6 @@ package localdev
 import (
 	"crypto/rand"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -25,28 +24,13 @@ var table = routes.NewTable()
 // checker keeps route health fresh while the dashboard or the API is read.
 var checker = &routes.Checker{Table: table, Panicked: logHealthPanic}
 
-// healthLogger is the logger of the module the background health check
-// runs for: the one that last asked for route health (a handler showing
-// its dashboard, or the admin API), since the check goes on for a while
-// after each look. A retiring handler hands it on to the newest handler
-// still loaded, as a route folder's watcher does.
-var healthLogger atomic.Pointer[zap.Logger]
-
-// watchHealth asks for fresh route health on behalf of the module whose
-// logger is given: a panic of the background check is logged through it.
-func watchHealth(logger *zap.Logger) {
-	healthLogger.Store(logger)
-	checker.Watch(healthWait)
-}
-
 // logHealthPanic logs a panic of the background health check, which
-// carries on, through the logger of the module it runs for.
+// carries on, through the logger of the newest localdev handler loaded:
+// the check serves every handler, and that one belongs to the
+// configuration in effect.
 func logHealthPanic(v any, stack []byte) {
-	logger := healthLogger.Load()
-	if logger == nil {
-		// Not reached: only watchHealth starts the check, and the last
-		// handler to retire stops it. Should it be, the panic is still
-		// logged, under the handler's name.
+	logger := loaded.newestLogger()
+	if logger == nil { // the last handler retired while the check ran
 		logger = caddy.Log().Named("http.handlers.localdev")
 	}
 	logger.Named("health").Error("panic checking route health", zap.Any("error", v), zap.ByteString("stack", stack))
