@@ -21,10 +21,31 @@ func TestVerdict(t *testing.T) {
 		// compared as printed: 0.9996 reads as 1.000, inside [1.000–1.000]
 		{0.9996, [2]float64{1.0, 1.0001}, false, "="},
 		{0.998, [2]float64{1.0, 1.0}, false, "+"},
+		// with the A/A range made symmetric, equal to stock is never "better"
+		{1.008, spread([]float64{0.900, 0.974}), true, "="},
+		{1.0004, spread([]float64{1.0, 1.0}), false, "="},
 	}
 	for _, tt := range tests {
 		if got := verdict(tt.r, tt.span, tt.higher); got != tt.want {
 			t.Errorf("verdict(%v, %v, higher=%v) = %q, want %q", tt.r, tt.span, tt.higher, got, tt.want)
+		}
+	}
+}
+
+func TestSpread(t *testing.T) {
+	tests := []struct {
+		ratios []float64
+		want   [2]float64
+	}{
+		{[]float64{1.0}, [2]float64{1, 1}},
+		{[]float64{0.9, 1.05}, [2]float64{0.9, 1 / 0.9}},
+		{[]float64{0.900, 0.974}, [2]float64{0.9, 1 / 0.9}}, // 1 is inside even when no round was
+		{[]float64{1.02, 1.25}, [2]float64{1 / 1.25, 1.25}},
+	}
+	for _, tt := range tests {
+		got := spread(tt.ratios)
+		if round3(got[0]) != round3(tt.want[0]) || round3(got[1]) != round3(tt.want[1]) {
+			t.Errorf("spread(%v) = %v, want %v", tt.ratios, got, tt.want)
 		}
 	}
 }

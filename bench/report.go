@@ -110,7 +110,7 @@ func report(w io.Writer, rows []*row, results map[*row][]sample) {
 	_ = tw.Flush()
 
 	stock := byName[rowStock]
-	fmt.Fprintln(w, "ratio to stock: median of per-round ratios; [A/A control's range over the rounds]; =, + or - : within, better or worse than that range")
+	fmt.Fprintln(w, "ratio to stock: median of per-round ratios; [A/A control's range over the rounds, made symmetric around 1]; =, + or - : within, better or worse than that range")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "\t")
 	for _, m := range metrics {
@@ -121,7 +121,7 @@ func report(w io.Writer, rows []*row, results map[*row][]sample) {
 	for _, m := range metrics {
 		rs := ratios(m, byName[rowAA], stock)
 		if len(rs) > 0 {
-			aaRange[m.name] = [2]float64{slices.Min(rs), slices.Max(rs)}
+			aaRange[m.name] = spread(rs)
 		}
 	}
 	for _, name := range []string{rowAA, rowStockTuned, rowOne, rowMany} {
@@ -154,6 +154,15 @@ func report(w io.Writer, rows []*row, results map[*row][]sample) {
 	_ = tw.Flush()
 }
 
+// spread is the A/A control's range of ratios, made symmetric around 1:
+// stock against itself is as likely to come out 5% slow as 5% fast, so a
+// round that happened to fall one way widens the range both ways, and
+// 1.000 (no difference) is always inside it.
+func spread(ratios []float64) [2]float64 {
+	lo, hi := slices.Min(ratios), slices.Max(ratios)
+	return [2]float64{min(lo, 1/hi, 1), max(hi, 1/lo, 1)}
+}
+
 // verdict compares a ratio with the A/A control's range.
 func verdict(r float64, span [2]float64, higherBetter bool) string {
 	// compare as printed, so that "1.000 [1.000–1.000]" reads as within
@@ -174,7 +183,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microse
 
 // websocketReport measures sequential WebSocket round trips through each
 // proxy, over one connection per proxy, in alternating rounds as the
-// tables are.
+// tables are, and compares each round's median with stock's.
 func websocketReport(w io.Writer, rows []*row, trips, rounds int) error {
 	var measured []*row
 	for _, r := range rows {
@@ -182,7 +191,8 @@ func websocketReport(w io.Writer, rows []*row, trips, rounds int) error {
 			measured = append(measured, r)
 		}
 	}
-	lat := make(map[*row][]time.Duration)
+	all := make(map[*row][]time.Duration)
+	p50s := make(map[string][]float64) // per round
 	per := max(trips/rounds, 1)
 	for round := range rounds {
 		for i := range measured {
@@ -191,16 +201,40 @@ func websocketReport(w io.Writer, rows []*row, trips, rounds int) error {
 			if err != nil {
 				return fmt.Errorf("%s: %v", r.name, err)
 			}
-			lat[r] = append(lat[r], got...)
+			all[r] = append(all[r], got...)
+			slices.Sort(got)
+			p50s[r.name] = append(p50s[r.name], float64(percentile(got, 0.5)))
 		}
 	}
-	fmt.Fprintf(w, "\nWebSocket round trips (%d per proxy, sequential, %d rounds)      p50       p99\n", per*rounds, rounds)
-	for _, r := range measured {
-		all := lat[r]
-		slices.Sort(all)
-		fmt.Fprintf(w, "  %-56s %s  %s\n", r.name, ms(percentile(all, 0.5)), ms(percentile(all, 0.99)))
+	perRound := func(a, b []float64) []float64 {
+		var out []float64
+		for i := range min(len(a), len(b)) {
+			if a[i] > 0 && b[i] > 0 {
+				out = append(out, a[i]/b[i])
+			}
+		}
+		return out
 	}
-	return nil
+	stock := p50s[rowStock]
+	aa := perRound(p50s[rowAA], stock)
+	fmt.Fprintf(w, "\nWebSocket round trips (%d per proxy, sequential, %d rounds)\n", per*rounds, rounds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  row\tp50\tp99\tp50 to stock\t")
+	for _, r := range measured {
+		lat := all[r]
+		slices.Sort(lat)
+		ratio := "-"
+		if rs := perRound(p50s[r.name], stock); r.name != rowDirect && r.name != rowStock && len(rs) > 0 && len(aa) > 0 {
+			span := spread(aa)
+			if r.name == rowAA {
+				ratio = fmt.Sprintf("%.3f [%.3f–%.3f]", median(rs), span[0], span[1])
+			} else {
+				ratio = fmt.Sprintf("%.3f %s", median(rs), verdict(median(rs), span, false))
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", r.name, ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99)), ratio)
+	}
+	return tw.Flush()
 }
 
 func websocketTrips(r *row, trips int) ([]time.Duration, error) {
