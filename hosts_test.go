@@ -117,32 +117,77 @@ func TestHostsCommands(t *testing.T) {
 }
 
 // TestHostsSyncThenCleanRestoresFile: `hosts sync` then `hosts clean`
-// leave the file byte-identical to what it was, whether it ended with a
-// line end or not, with blank lines before its end or not, LF or CRLF.
+// leave a file that ends with a line end byte-identical to what it was,
+// with blank lines before its end or not, LF or CRLF. A file whose last
+// line has no line end keeps the one line end sync put before the block,
+// and a second sync and clean change nothing more.
 func TestHostsSyncThenCleanRestoresFile(t *testing.T) {
 	startCaddy(t, httpSite("localdev app 3000"))
 	addr := "--address=" + cliAdminAddr()
-	for _, content := range []string{
-		hostsUserLines,
-		strings.TrimSuffix(hostsUserLines, "\n"),
-		hostsUserLines + "\n\n",
-		hostsUserLines + "\n\n10.0.0.6 printer.lan",
-		strings.ReplaceAll(strings.TrimSuffix(hostsUserLines, "\n"), "\n", "\r\n"),
-		"",
+	crlf := strings.ReplaceAll(hostsUserLines, "\n", "\r\n")
+	for _, tt := range []struct{ content, eol string }{
+		{hostsUserLines, ""},
+		{hostsUserLines + "\n\n", ""},
+		{crlf, ""},
+		{crlf + "\r\n\r\n", ""},
+		{"", ""},
+		{strings.TrimSuffix(hostsUserLines, "\n"), "\n"},
+		{hostsUserLines + "\n\n10.0.0.6 printer.lan", "\n"},
+		{strings.TrimSuffix(crlf, "\r\n"), "\r\n"},
 	} {
-		path := hostsTempFile(t, content)
-		if out, errOut, err := hostsRun("hosts", "sync", "--file", path, addr); err != nil || out != path+" updated\n" {
-			t.Fatalf("%q: hosts sync = %q, %q, %v", content, out, errOut, err)
+		want := tt.content + tt.eol
+		path := hostsTempFile(t, tt.content)
+		for round := 1; round <= 2; round++ {
+			if out, errOut, err := hostsRun("hosts", "sync", "--file", path, addr); err != nil || out != path+" updated\n" {
+				t.Fatalf("%q, round %d: hosts sync = %q, %q, %v", tt.content, round, out, errOut, err)
+			}
+			if got, _ := hostsBlockOf(path); strings.ReplaceAll(got, "\r\n", "\n") != hostsfile.Block([]string{"app.localhost"}) {
+				t.Errorf("%q, round %d: block after sync:\n%s", tt.content, round, got)
+			}
+			if out, errOut, err := hostsRun("hosts", "clean", "--file", path); err != nil || out != path+" cleaned\n" {
+				t.Fatalf("%q, round %d: hosts clean = %q, %q, %v", tt.content, round, out, errOut, err)
+			}
+			if got, _ := os.ReadFile(path); string(got) != want {
+				t.Errorf("round %d: after sync and clean the file is\n%q\nwant\n%q", round, got, want)
+			}
 		}
-		if got, _ := hostsBlockOf(path); strings.ReplaceAll(got, "\r\n", "\n") != hostsfile.Block([]string{"app.localhost"}) {
-			t.Errorf("%q: block after sync:\n%s", content, got)
-		}
-		if out, errOut, err := hostsRun("hosts", "clean", "--file", path); err != nil || out != path+" cleaned\n" {
-			t.Fatalf("%q: hosts clean = %q, %q, %v", content, out, errOut, err)
-		}
-		if got, _ := os.ReadFile(path); string(got) != content {
-			t.Errorf("after sync and clean the file is\n%q\nwant the original\n%q", got, content)
-		}
+	}
+}
+
+// TestHostsAppendAfterSync is the review's case end to end: `hosts sync`
+// on a file whose last line has no line end, then a line appended the way
+// `echo … | sudo tee -a /etc/hosts` does, then `hosts sync` and `hosts
+// clean` again: both accept the file, and the appended line stays a line
+// of its own outside the block.
+func TestHostsAppendAfterSync(t *testing.T) {
+	startCaddy(t, httpSite("localdev app 3000"))
+	addr := "--address=" + cliAdminAddr()
+	const added = "10.0.0.6 printer.lan\n"
+	original := strings.TrimSuffix(hostsUserLines, "\n")
+	path := hostsTempFile(t, original)
+	if out, errOut, err := hostsRun("hosts", "sync", "--file", path, addr); err != nil || out != path+" updated\n" {
+		t.Fatalf("hosts sync = %q, %q, %v", out, errOut, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString(added)
+	if cerr := f.Close(); err != nil || cerr != nil {
+		t.Fatalf("append: %v, %v", err, cerr)
+	}
+	block := hostsfile.Block([]string{"app.localhost"})
+	if got, _ := os.ReadFile(path); string(got) != original+"\n"+block+added {
+		t.Errorf("after sync and an append the file is\n%q\nwant\n%q", got, original+"\n"+block+added)
+	}
+	if out, errOut, err := hostsRun("hosts", "sync", "--file", path, addr); err != nil || out != path+" is up to date\n" {
+		t.Fatalf("hosts sync after the append = %q, %q, %v", out, errOut, err)
+	}
+	if out, errOut, err := hostsRun("hosts", "clean", "--file", path); err != nil || out != path+" cleaned\n" {
+		t.Fatalf("hosts clean = %q, %q, %v", out, errOut, err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != original+"\n"+added {
+		t.Errorf("after clean the file is\n%q\nwant\n%q", got, original+"\n"+added)
 	}
 }
 

@@ -11,9 +11,11 @@
 //	# *.shop.localhost: a wildcard cannot be listed here
 //	# END localdev
 //
-// In a file whose last line has no line end, the block goes after a line
-// end and its END line gets none: the block holds that line end, and
-// removing the block gives the file back byte for byte.
+// The block always ends with its line end, even in a file whose last line
+// had none: it goes after a line end there, and that line end stays when
+// the block is removed. A line appended later (`echo … | sudo tee -a
+// /etc/hosts`) is then a line of its own after the END line, instead of
+// being glued onto it, which would hide the line and damage the block.
 //
 // Damaged content is handled conservatively, so that no line a user wrote
 // is ever lost: a BEGIN line without an END line after it, an END line
@@ -85,17 +87,9 @@ func (e *DamagedError) Error() string {
 	return fmt.Sprintf("line %d: %s; the file is left as it is: fix the localdev marker lines by hand", e.Line, e.Reason)
 }
 
-// span is one complete block: content[start:end] holds its lines, line
-// ends included. A block that ends the file without a line end (tail)
-// also holds the line end before it, when that is not another block's:
-// Replace puts one there to start the block on a line of its own in a
-// file that did not end in one, and leaves the block's last line without
-// one, so that Remove gives the file back byte for byte.
-type span struct {
-	start, end int
-	tail       bool
-	sep        int // bytes of the line end before the block held in the span
-}
+// span is one complete block: content[start:end] holds its lines,
+// line ends included.
+type span struct{ start, end int }
 
 // blocks finds the complete blocks of content and reports the line end a
 // block is written with: that of the first block's BEGIN line, else that
@@ -105,7 +99,7 @@ func blocks(content []byte) (found []span, eol string, err error) {
 	if i := bytes.IndexByte(content, '\n'); i > 0 && content[i-1] == '\r' {
 		eol = "\r\n"
 	}
-	open, openLine, openEOL := -1, 0, ""
+	open, openLine := -1, 0
 	for pos, line := 0, 1; pos < len(content); line++ {
 		next := len(content)
 		if i := bytes.IndexByte(content[pos:], '\n'); i >= 0 {
@@ -116,30 +110,19 @@ func blocks(content []byte) (found []span, eol string, err error) {
 		case isBegin(text) && open >= 0:
 			return nil, eol, &DamagedError{Line: line, Reason: fmt.Sprintf("a second BEGIN localdev line inside the block that starts at line %d", openLine)}
 		case isBegin(text):
-			open, openLine, openEOL = pos, line, "\n"
-			if bytes.HasSuffix(content[pos:next], []byte("\r\n")) {
-				openEOL = "\r\n"
-			}
+			open, openLine = pos, line
 			if len(found) == 0 {
 				// the line end of an existing block wins, so that a
 				// file with mixed line ends keeps its block as it is
-				eol = openEOL
+				eol = "\n"
+				if bytes.HasSuffix(content[pos:next], []byte("\r\n")) {
+					eol = "\r\n"
+				}
 			}
 		case text == EndMarker && open < 0:
 			return nil, eol, &DamagedError{Line: line, Reason: "an END localdev line without a BEGIN localdev line before it"}
 		case text == EndMarker:
-			s := span{start: open, end: next}
-			if next == len(content) && content[next-1] != '\n' {
-				s.tail = true
-				if open > 0 && (len(found) == 0 || found[len(found)-1].end < open) {
-					s.sep = 1 // a block starts a line: a line end is before it
-					if bytes.HasSuffix(content[:open], []byte(openEOL)) {
-						s.sep = len(openEOL)
-					}
-					s.start -= s.sep
-				}
-			}
-			found = append(found, s)
+			found = append(found, span{open, next})
 			open = -1
 		}
 		pos = next
@@ -156,19 +139,13 @@ func isBegin(text string) bool {
 }
 
 // Current returns the managed block of content as it is (the first one if
-// there are several), with its last line end even where the file ends
-// without one, and whether there is one.
+// there are several), and whether there is one.
 func Current(content []byte) (block []byte, ok bool, err error) {
-	found, eol, err := blocks(content)
+	found, _, err := blocks(content)
 	if err != nil || len(found) == 0 {
 		return nil, false, err
 	}
-	s := found[0]
-	block = content[s.start+s.sep : s.end]
-	if s.tail {
-		block = append(slices.Clip(block), eol...)
-	}
-	return block, true, nil
+	return content[found[0].start:found[0].end], true, nil
 }
 
 // Replace returns content with its managed block set to block (as Block
@@ -176,9 +153,7 @@ func Current(content []byte) (block []byte, ok bool, err error) {
 // The block takes the place of the first existing block, and any other
 // block is removed; without one it is appended, after a line end if
 // content does not end in one. Every byte outside the blocks is kept,
-// and so is a missing line end at the end of the file: appended to such a
-// file, or in place of a block that ends one, the block's last line gets
-// none, so that Remove gives back the file as it was.
+// and the block always ends with its line end.
 func Replace(content []byte, block string) ([]byte, error) {
 	found, eol, err := blocks(content)
 	if err != nil {
@@ -192,13 +167,8 @@ func Replace(content []byte, block string) ([]byte, error) {
 		out = append(out, content...)
 		if len(content) > 0 && content[len(content)-1] != '\n' {
 			out = append(out, eol...)
-			block = strings.TrimSuffix(block, eol)
 		}
 		return append(out, block...), nil
-	}
-	if first := found[0]; first.tail {
-		// the block ends the file without a line end: so does the new one
-		block = string(content[first.start:first.start+first.sep]) + strings.TrimSuffix(block, eol)
 	}
 	return splice(content, found, []byte(block)), nil
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -152,36 +153,43 @@ func TestDamagedErrorsNameTheLine(t *testing.T) {
 	}
 }
 
-// roundTrips are files without a block that sync then clean must give
-// back byte for byte: ending with and without a line end, with and
-// without blank lines before the end, LF and CRLF.
-var roundTrips = []struct{ name, content string }{
-	{"empty", ""},
-	{"trailing newline", "127.0.0.1 localhost\n10.0.0.5 nas.lan\n"},
-	{"no trailing newline", "127.0.0.1 localhost\n10.0.0.5 nas.lan"},
-	{"one line, no newline", "127.0.0.1 localhost"},
-	{"blank line before the end", "127.0.0.1 localhost\n\n"},
-	{"blank lines before the end", "127.0.0.1 localhost\n\n\n"},
-	{"blank lines, then a last line without newline", "127.0.0.1 localhost\n\n\n10.0.0.5 nas.lan"},
-	{"only newlines", "\n\n"},
-	{"one newline", "\n"},
-	{"blank-looking last line", "127.0.0.1 localhost\n  \t"},
-	{"CRLF", "127.0.0.1 localhost\r\n10.0.0.5 nas.lan\r\n"},
-	{"CRLF, no trailing newline", "127.0.0.1 localhost\r\n10.0.0.5 nas.lan"},
-	{"CRLF, blank lines before the end", "127.0.0.1 localhost\r\n\r\n\r\n"},
-	{"CRLF, last line ends in CR", "127.0.0.1 localhost\r\nnas\r"},
-	{"LF, last line ends in CR", "127.0.0.1 localhost\nnas\r"},
-	{"mixed line ends, no trailing newline", "127.0.0.1 localhost\r\n10.0.0.5 nas.lan\n::1 localhost"},
+// roundTrips are files without a block for sync then clean: ending with
+// and without a line end, with and without blank lines before the end, LF
+// and CRLF. A file that is empty or ends with a line end comes back byte
+// for byte; one whose last line has no line end comes back with eol added,
+// the one line end (in the style of the file's first line) that sync put
+// before the block.
+var roundTrips = []struct{ name, content, eol string }{
+	{"empty", "", ""},
+	{"trailing newline", "127.0.0.1 localhost\n10.0.0.5 nas.lan\n", ""},
+	{"no trailing newline", "127.0.0.1 localhost\n10.0.0.5 nas.lan", "\n"},
+	{"one line, no newline", "127.0.0.1 localhost", "\n"},
+	{"blank line before the end", "127.0.0.1 localhost\n\n", ""},
+	{"blank lines before the end", "127.0.0.1 localhost\n\n\n", ""},
+	{"blank lines, then a last line without newline", "127.0.0.1 localhost\n\n\n10.0.0.5 nas.lan", "\n"},
+	{"only newlines", "\n\n", ""},
+	{"one newline", "\n", ""},
+	{"blank-looking last line", "127.0.0.1 localhost\n  \t", "\n"},
+	{"CRLF", "127.0.0.1 localhost\r\n10.0.0.5 nas.lan\r\n", ""},
+	{"CRLF, no trailing newline", "127.0.0.1 localhost\r\n10.0.0.5 nas.lan", "\r\n"},
+	{"CRLF, blank lines before the end", "127.0.0.1 localhost\r\n\r\n\r\n", ""},
+	{"CRLF, blank lines, then a last line without newline", "127.0.0.1 localhost\r\n\r\n10.0.0.5 nas.lan", "\r\n"},
+	{"CRLF, last line ends in CR", "127.0.0.1 localhost\r\nnas\r", "\r\n"},
+	{"LF, last line ends in CR", "127.0.0.1 localhost\nnas\r", "\n"},
+	{"mixed line ends, no trailing newline", "127.0.0.1 localhost\r\n10.0.0.5 nas.lan\n::1 localhost", "\r\n"},
 }
 
-// TestSyncCleanRoundTrip: sync then clean leaves a file byte-identical to
-// what it was, in memory (Replace, Remove) and on disk (Sync, Clean, with
-// a second sync in between that changes nothing).
+// TestSyncCleanRoundTrip: sync then clean leaves a file that ends with a
+// line end byte-identical to what it was, and adds exactly one line end to
+// a file whose last line had none; a second sync and clean change nothing
+// more. In memory (Replace, Remove) and on disk (Sync, Clean, with a
+// second sync in between that does not write).
 func TestSyncCleanRoundTrip(t *testing.T) {
 	block := Block(testNames)
 	other := Block([]string{"other.localhost"})
 	for _, tt := range roundTrips {
 		t.Run(tt.name, func(t *testing.T) {
+			want := tt.content + tt.eol
 			synced, err := Replace([]byte(tt.content), block)
 			if err != nil {
 				t.Fatal(err)
@@ -190,10 +198,14 @@ func TestSyncCleanRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, s := range [][]byte{synced, resynced} {
+			again, err := Replace([]byte(want), block)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range [][]byte{synced, resynced, again} {
 				cleaned, err := Remove(s)
-				if err != nil || string(cleaned) != tt.content {
-					t.Errorf("Remove(%q) = %q, %v; want the original %q", s, cleaned, err, tt.content)
+				if err != nil || string(cleaned) != want {
+					t.Errorf("Remove(%q) = %q, %v; want %q", s, cleaned, err, want)
 				}
 			}
 
@@ -201,30 +213,42 @@ func TestSyncCleanRoundTrip(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if changed, err := Sync(path, block); err != nil || !changed {
-				t.Fatalf("Sync: %v, %v", changed, err)
-			}
-			if changed, err := Sync(path, block); err != nil || changed {
-				t.Fatalf("second Sync: %v, %v; want no write", changed, err)
-			}
-			if changed, err := Sync(path, other); err != nil || !changed {
-				t.Fatalf("Sync of another block: %v, %v", changed, err)
-			}
-			if changed, err := Clean(path); err != nil || !changed {
-				t.Fatalf("Clean: %v, %v", changed, err)
-			}
-			if got, _ := os.ReadFile(path); string(got) != tt.content {
-				t.Errorf("after Sync and Clean the file is %q, want the original %q", got, tt.content)
+			for round := 1; round <= 2; round++ {
+				if changed, err := Sync(path, block); err != nil || !changed {
+					t.Fatalf("round %d: Sync: %v, %v", round, changed, err)
+				}
+				if changed, err := Sync(path, block); err != nil || changed {
+					t.Fatalf("round %d: second Sync: %v, %v; want no write", round, changed, err)
+				}
+				if changed, err := Sync(path, other); err != nil || !changed {
+					t.Fatalf("round %d: Sync of another block: %v, %v", round, changed, err)
+				}
+				if changed, err := Clean(path); err != nil || !changed {
+					t.Fatalf("round %d: Clean: %v, %v", round, changed, err)
+				}
+				if got, _ := os.ReadFile(path); string(got) != want {
+					t.Errorf("round %d: after Sync and Clean the file is %q, want %q", round, got, want)
+				}
 			}
 		})
 	}
 }
 
+// fileEOL is the line end of content's first line: the one sync adds
+// before the block when the last line has none.
+func fileEOL(content []byte) string {
+	if i := bytes.IndexByte(content, '\n'); i > 0 && content[i-1] == '\r' {
+		return "\r\n"
+	}
+	return "\n"
+}
+
 // FuzzBlocks checks, for any content, that the parser does not panic and
 // that Replace and Remove keep every line outside the block, agree on
 // what they refuse, and are idempotent, and that sync then clean gives
-// back content without a block byte for byte. The golden inputs and the
-// round trips are its seeds.
+// back content without a block as it was, plus one line end if its last
+// line had none, after which a second sync and clean change nothing. The
+// golden inputs and the round trips are its seeds.
 func FuzzBlocks(f *testing.F) {
 	inputs, _ := filepath.Glob("testdata/*.in")
 	for _, in := range inputs {
@@ -266,9 +290,84 @@ func FuzzBlocks(f *testing.F) {
 			t.Fatalf("Remove is not idempotent (%v)", err)
 		}
 		if _, ok, _ := Current(content); !ok {
-			if back, err := Remove(synced); err != nil || !bytes.Equal(back, content) {
-				t.Fatalf("sync then clean gave %q (%v), not the original %q", back, err, content)
+			want := content
+			if len(content) > 0 && content[len(content)-1] != '\n' {
+				want = append(slices.Clip(content), fileEOL(content)...)
+			}
+			back, err := Remove(synced)
+			if err != nil || !bytes.Equal(back, want) {
+				t.Fatalf("sync then clean gave %q (%v), want %q", back, err, want)
+			}
+			resynced, err := Replace(back, block)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again, err := Remove(resynced); err != nil || !bytes.Equal(again, back) {
+				t.Fatalf("a second sync and clean gave %q (%v), want %q", again, err, back)
 			}
 		}
 	})
+}
+
+// appendLine adds line to the file at path the way `tee -a` and a shell's
+// `>>` do: a plain write at the end, with no care for what was there.
+func appendLine(t *testing.T, path, line string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLineAppendedAfterSyncIsOwnLine: in a file whose last line had no
+// line end, the block sync appends ends with its line end, so that a line
+// appended afterwards (`echo … | sudo tee -a /etc/hosts`) is a line of
+// its own after the END line: it resolves, a later sync and clean accept
+// the file, and clean keeps the line.
+func TestLineAppendedAfterSyncIsOwnLine(t *testing.T) {
+	const added = "10.0.0.5 nas.lan\n"
+	block := Block(testNames)
+	for _, tt := range []struct{ name, content, eol string }{
+		{"LF", "127.0.0.1 localhost\n::1 localhost", "\n"},
+		{"CRLF", "127.0.0.1 localhost\r\n::1 localhost", "\r\n"},
+		{"one line", "127.0.0.1 localhost", "\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "hosts")
+			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if changed, err := Sync(path, block); err != nil || !changed {
+				t.Fatalf("Sync: %v, %v", changed, err)
+			}
+			appendLine(t, path, added)
+			wantBlock := strings.ReplaceAll(block, "\n", tt.eol)
+			want := tt.content + tt.eol + wantBlock + added
+			if got, _ := os.ReadFile(path); string(got) != want {
+				t.Errorf("after sync and an append the file is\n%q\nwant\n%q", got, want)
+			}
+			if changed, err := Sync(path, block); err != nil || changed {
+				t.Fatalf("Sync after the append: %v, %v; want no write", changed, err)
+			}
+			got, _ := os.ReadFile(path)
+			if current, ok, err := Current(got); err != nil || !ok || string(current) != wantBlock {
+				t.Fatalf("block after the append = %q, %v, %v; want %q", current, ok, err, wantBlock)
+			}
+			if outside := linesOutside(t, got); !slices.ContainsFunc(outside, func(l []byte) bool { return string(l) == added }) {
+				t.Fatalf("%q is not a line of its own outside the block: %q", added, outside)
+			}
+			if changed, err := Clean(path); err != nil || !changed {
+				t.Fatalf("Clean: %v, %v", changed, err)
+			}
+			if got, _ := os.ReadFile(path); string(got) != tt.content+tt.eol+added {
+				t.Fatalf("after clean the file is %q, want %q", got, tt.content+tt.eol+added)
+			}
+		})
+	}
 }
