@@ -485,9 +485,18 @@ func upstreamRequests(t *testing.T, addr string, want int) error {
 		t.Fatalf("/reverse_proxy/upstreams: %d %q: %v", res.status, res.body, err)
 	}
 	for _, u := range list {
-		if u.Address == addr && u.NumRequests != want {
+		if u.Address != addr {
+			continue
+		}
+		if u.NumRequests != want {
 			return fmt.Errorf("%d requests in flight to %s, want %d", u.NumRequests, addr, want)
 		}
+		return nil
+	}
+	if want > 0 {
+		// Caddy lists an address only while something holds it: absent
+		// means none in flight, which is no proof of want.
+		return fmt.Errorf("%s is not among Caddy's upstreams (%s), want %d requests in flight", addr, res.body, want)
 	}
 	return nil
 }
@@ -526,6 +535,82 @@ func TestProxyLimitHoldsOnBothFamilies(t *testing.T) {
 	if res.status != http.StatusServiceUnavailable {
 		t.Fatalf("while the one allowed request is in flight: %d %q, want Caddy's own 503", res.status, res.body)
 	}
+}
+
+// TestProxyFailLimitAppDown: with `max_fails 1` and `fail_duration 30s`
+// in the proxy block and nothing listening, the first request fails to
+// dial and gets the page that says the app is down. Caddy's passive
+// health check then holds the address as unhealthy and turns the next
+// requests away before any dial, with its 503 "no upstreams available";
+// localdev dials the target once, finds nothing there either, and still
+// answers with the app-down page, counted app_down, not Caddy's bare 503.
+// A bare port (both loopback families) and an address are checked,
+// without and with `wait` (the request is held while Caddy finds no
+// healthy address, then gets the same page).
+func TestProxyFailLimitAppDown(t *testing.T) {
+	client := testClient("127.0.0.1")
+	for _, wait := range []string{"", "\n wait 200ms"} {
+		port := freePort(t) // Caddy keeps an address's failures across configurations
+		bare, addr := "gone", "goneaddr"
+		if wait != "" {
+			bare, addr = "gonewait", "gonewaitaddr"
+		}
+		startCaddy(t, httpSite(fmt.Sprintf("localdev {\n %s %d\n %s 127.0.0.1:%d%s\n proxy {\n  max_fails 1\n  fail_duration 30s\n }\n}", bare, port, addr, port, wait)))
+		names := []string{bare + ".localhost", addr + ".localhost"}
+		for _, name := range names {
+			for i := range 3 {
+				for _, accept := range []string{"text/plain", "text/html"} {
+					down := " is down: nothing answers on "
+					if accept == "text/html" {
+						down = " is not answering</h1>"
+					}
+					res := fetch(t, client, "GET", httpURL(name, "/"), "Accept: "+accept)
+					if res.status != http.StatusBadGateway || !strings.Contains(res.body, down) || !strings.Contains(res.body, "connection refused") {
+						t.Fatalf("wait=%q %s, round %d, Accept %s, nothing listening: %d %.300q, want the app-down page", wait, name, i+1, accept, res.status, res.body)
+					}
+				}
+			}
+		}
+		if err := upstreamFails(t, fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
+			t.Fatalf("wait=%q: the later requests were not turned away by Caddy's passive health check: %v", wait, err)
+		}
+		body := readMetrics(t)
+		for _, name := range names {
+			if want := `caddy_localdev_requests_total{outcome="app_down",route="` + name + `"} 6`; !strings.Contains(body, want+"\n") {
+				t.Errorf("wait=%q: /metrics lacks %s", wait, want)
+			}
+			if never := `outcome="app_error",route="` + name + `"`; strings.Contains(body, never) {
+				t.Errorf("wait=%q: /metrics has %s", wait, never)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("wait=%q: metrics:\n%s", wait, grepLines(body, "gone"))
+		}
+	}
+}
+
+// upstreamFails checks, through Caddy's /reverse_proxy/upstreams, that
+// Caddy's passive health check counts a failure for addr, so that it
+// turns requests for addr away while the failure lasts.
+func upstreamFails(t *testing.T, addr string) error {
+	t.Helper()
+	res := fetch(t, http.DefaultClient, "GET", "http://localhost:"+adminP+"/reverse_proxy/upstreams")
+	var list []struct {
+		Address string `json:"address"`
+		Fails   int    `json:"fails"`
+	}
+	if err := json.Unmarshal([]byte(res.body), &list); err != nil {
+		t.Fatalf("/reverse_proxy/upstreams: %d %q: %v", res.status, res.body, err)
+	}
+	for _, u := range list {
+		if u.Address == addr {
+			if u.Fails < 1 {
+				return fmt.Errorf("%s has %d failures", addr, u.Fails)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is not among Caddy's upstreams (%s)", addr, res.body)
 }
 
 // holdRequest sends a GET for url and returns once the app has it (a

@@ -108,9 +108,7 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Ro
 		}
 	}
 	if dialFailed {
-		route.Count(routes.OutcomeAppDown)
-		record(route, r, http.StatusBadGateway, start)
-		return h.serveAppDown(w, r, route, time.Since(start), err)
+		return h.appIsDown(w, r, route, start, err)
 	}
 	if status, answered := appStatus(r); answered {
 		// the app answered; what failed came after (a handle_response
@@ -124,24 +122,41 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, route *routes.Ro
 		record(route, r, status, start)
 		return err
 	}
-	if status == http.StatusServiceUnavailable {
-		// Caddy's "no upstreams available": the user's own proxy settings
-		// (unhealthy_request_count, max_fails with fail_duration, a
-		// circuit breaker) turned the request away before anything was
-		// dialed. A Caddy user who set a limit expects Caddy's 503, as a
-		// stock reverse_proxy gives it (handle_errors and the access log
-		// see it), not localdev's page that says the app is down and
-		// reloads itself: the app's port was not even tried. It counts as
-		// app_error, the outcome of a request for a route that the app
-		// did not answer for any reason but a closed port, so that the
-		// failure shows among the route's errors instead of vanishing.
-		route.Count(routes.OutcomeAppError)
-		record(route, r, status, start)
-		return err
+	// A 503 without a failed dial is Caddy's "no upstreams available":
+	// the user's own proxy settings (unhealthy_request_count, max_fails
+	// with fail_duration, a circuit breaker) turned the request away
+	// before anything was dialed. Those limits hold an app that stopped
+	// answering as unhealthy too (after max_fails failed dials, for
+	// fail_duration), so one quick dial of the target, only on this path,
+	// tells the two apart: nothing answers, and the app is down as for a
+	// failed dial.
+	limited := status == http.StatusServiceUnavailable
+	if limited {
+		if health, dialErr := checker.Probe(r.Context(), route); health == routes.HealthDown {
+			return h.appIsDown(w, r, route, start, dialErr)
+		}
 	}
+	// The app took the request and failed, or it answers on its port and
+	// a limit turned the request away: app_error, so that the failure
+	// shows among the route's errors instead of vanishing.
 	route.Count(routes.OutcomeAppError)
 	record(route, r, status, start)
+	if limited {
+		// A Caddy user who set a limit expects Caddy's own 503, as a
+		// stock reverse_proxy gives it (handle_errors and the access log
+		// see it), not localdev's page.
+		return err
+	}
 	return h.serveAppError(w, r, route, status, err)
+}
+
+// appIsDown counts and records a request whose app accepted no
+// connection, and answers with the page that says the app is down; err
+// is the failed dial's.
+func (h *Handler) appIsDown(w http.ResponseWriter, r *http.Request, route *routes.Route, start time.Time, err error) error {
+	route.Count(routes.OutcomeAppDown)
+	record(route, r, http.StatusBadGateway, start)
+	return h.serveAppDown(w, r, route, time.Since(start), err)
 }
 
 // record adds the request to the route's inspector: method, path, status
@@ -230,7 +245,8 @@ var noNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) erro
 // appDown reports whether the proxy failed because nothing accepted a
 // connection at the target: the dial failed, so nothing reached the app.
 // Caddy's 503 "no upstreams available" is not a failed dial: it comes
-// from limits in the user's proxy settings, and nothing was dialed.
+// from limits in the user's proxy settings, and nothing was dialed (proxy
+// then dials the target once to learn whether the app is down).
 func appDown(err error) bool {
 	if err == nil {
 		return false // before dialErr, which errors.As moves to the heap

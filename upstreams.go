@@ -65,6 +65,8 @@ type oneUpstream struct {
 // family is no answer to a limit (it would only get around it), so the
 // retry, as in a stock reverse_proxy, tries the same address again. The
 // route's preferred family stays as it is until the other one answers.
+// A limit also turns requests away from an app that stopped answering
+// (max_fails): the handler then dials the target once to tell.
 func (Upstreams) ResetCache(r *http.Request) error {
 	route, retry := requestRoute(r)
 	if route == nil || !route.Target.BothFamilies() {

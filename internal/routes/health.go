@@ -269,7 +269,15 @@ func (c *Checker) checkRoutes(ctx context.Context, list []*Route) {
 
 // Check dials one route's target and records whether it answered.
 func (c *Checker) Check(ctx context.Context, r *Route) Health {
+	h, _ := c.Probe(ctx, r)
+	return h
+}
+
+// Probe is Check that also returns, for an app that is down, the error of
+// the last dial that failed; nil otherwise.
+func (c *Checker) Probe(ctx context.Context, r *Route) (Health, error) {
 	timeout := orDefault(c.Timeout, 300*time.Millisecond)
+	var last error
 	for i, addr := range r.Target.Dials {
 		network, address := "tcp", addr
 		if path, ok := strings.CutPrefix(addr, "unix/"); ok {
@@ -282,14 +290,15 @@ func (c *Checker) Check(ctx context.Context, r *Route) Health {
 			r.PreferDial(i)
 			r.SetHealth(HealthUp, time.Now())
 			c.checkExposure(ctx, r)
-			return HealthUp
+			return HealthUp, nil
 		}
 		if ctx.Err() != nil {
-			return HealthUnknown // stopped or out of time: nothing learnt
+			return HealthUnknown, nil // stopped or out of time: nothing learnt
 		}
+		last = err
 	}
 	r.SetHealth(HealthDown, time.Now())
-	return HealthDown
+	return HealthDown, last
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -188,3 +188,22 @@ func TestCheckerRecoversInEachCheck(t *testing.T) {
 		t.Errorf("a lone check's panic not reported: %d reported in all", n)
 	}
 }
+
+// TestCheckerProbe: Probe gives, for a bare port nothing listens on (both
+// loopback families dialed), HealthDown with the refused dial's error and
+// records it; for a port that answers, HealthUp and no error.
+func TestCheckerProbe(t *testing.T) {
+	c := &Checker{Table: NewTable()}
+	down := route(t, "down", freePort(t), SourceConfig)
+	h, err := c.Probe(context.Background(), down)
+	if h != HealthDown || err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("nothing listening: %v, %v; want down and connection refused", h, err)
+	}
+	if got, _ := down.Health(); got != HealthDown {
+		t.Fatalf("nothing listening: recorded %v", got)
+	}
+	up := route(t, "up", listen(t), SourceConfig)
+	if h, err := c.Probe(context.Background(), up); h != HealthUp || err != nil {
+		t.Fatalf("listening: %v, %v; want up and no error", h, err)
+	}
+}
