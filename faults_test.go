@@ -410,22 +410,8 @@ func TestStockReverseProxyOneDelivery(t *testing.T) {
 // free slot on the same address, as lb_try_duration does in a stock
 // reverse_proxy, then gets the same 503).
 func TestProxyLimitIsNotAppDown(t *testing.T) {
-	arrived := make(chan struct{}, 4)
-	release := make(chan struct{})
-	var inApp atomic.Int32
-	port := startApp(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer inApp.Add(-1)
-		if inApp.Add(1) > 1 {
-			fmt.Fprint(w, "a second request reached the app")
-			return
-		}
-		arrived <- struct{}{}
-		select {
-		case <-release:
-			fmt.Fprint(w, "slow")
-		case <-r.Context().Done():
-		}
-	}))
+	handler, arrived, release := oneAtATimeApp()
+	port := startApp(t, "127.0.0.1:0", handler)
 	app := fmt.Sprintf("127.0.0.1:%d", port)
 	client := testClient("127.0.0.1")
 	for _, wait := range []string{"", "\n wait 600ms"} {
@@ -506,22 +492,7 @@ func upstreamRequests(t *testing.T, addr string, want int) error {
 // the family the route prefers is not retried on the other one, which
 // Caddy counts apart: the limit holds, and the answer is Caddy's 503.
 func TestProxyLimitHoldsOnBothFamilies(t *testing.T) {
-	arrived := make(chan struct{}, 4)
-	release := make(chan struct{})
-	var inApp atomic.Int32
-	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer inApp.Add(-1)
-		if inApp.Add(1) > 1 {
-			fmt.Fprint(w, "a second request reached the app")
-			return
-		}
-		arrived <- struct{}{}
-		select {
-		case <-release:
-			fmt.Fprint(w, "slow")
-		case <-r.Context().Done():
-		}
-	})
+	app, arrived, release := oneAtATimeApp()
 	port := startApp(t, "127.0.0.1:0", app)
 	startApp(t, fmt.Sprintf("[::1]:%d", port), app)
 	startCaddy(t, httpSite(fmt.Sprintf("localdev {\n twofamilies %d\n proxy {\n  unhealthy_request_count 1\n }\n}", port)))
@@ -637,4 +608,25 @@ func holdRequest(t *testing.T, client *http.Client, url string, arrived <-chan s
 		t.Fatalf("%s: the first request never reached the app", url)
 	}
 	return held
+}
+
+// oneAtATimeApp is an app that holds the request it is serving until a
+// value on release, after telling arrived; a second request while it
+// holds one is answered at once with a text that says so.
+func oneAtATimeApp() (app http.Handler, arrived, release chan struct{}) {
+	arrived, release = make(chan struct{}, 4), make(chan struct{})
+	var inApp atomic.Int32
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer inApp.Add(-1)
+		if inApp.Add(1) > 1 {
+			fmt.Fprint(w, "a second request reached the app")
+			return
+		}
+		arrived <- struct{}{}
+		select {
+		case <-release:
+			fmt.Fprint(w, "slow")
+		case <-r.Context().Done():
+		}
+	}), arrived, release
 }
