@@ -458,31 +458,42 @@ func TestProxyLimitIsNotAppDown(t *testing.T) {
 	}
 }
 
-// upstreamRequests checks, through Caddy's /reverse_proxy/upstreams, that
-// want requests are in flight to the app at addr.
-func upstreamRequests(t *testing.T, addr string, want int) error {
+// upstreamState is Caddy's view of one upstream address.
+type upstreamState struct {
+	Address     string `json:"address"`
+	NumRequests int    `json:"num_requests"`
+	Fails       int    `json:"fails"`
+}
+
+// upstream reads addr from Caddy's /reverse_proxy/upstreams; the text is
+// the whole list, for error messages. Caddy lists an address only while
+// something holds it.
+func upstream(t *testing.T, addr string) (u upstreamState, listed bool, all string) {
 	t.Helper()
 	res := fetch(t, http.DefaultClient, "GET", "http://localhost:"+adminP+"/reverse_proxy/upstreams")
-	var list []struct {
-		Address     string `json:"address"`
-		NumRequests int    `json:"num_requests"`
-	}
+	var list []upstreamState
 	if err := json.Unmarshal([]byte(res.body), &list); err != nil {
 		t.Fatalf("/reverse_proxy/upstreams: %d %q: %v", res.status, res.body, err)
 	}
 	for _, u := range list {
-		if u.Address != addr {
-			continue
+		if u.Address == addr {
+			return u, true, res.body
 		}
-		if u.NumRequests != want {
-			return fmt.Errorf("%d requests in flight to %s, want %d", u.NumRequests, addr, want)
-		}
-		return nil
 	}
-	if want > 0 {
-		// Caddy lists an address only while something holds it: absent
-		// means none in flight, which is no proof of want.
-		return fmt.Errorf("%s is not among Caddy's upstreams (%s), want %d requests in flight", addr, res.body, want)
+	return upstreamState{}, false, res.body
+}
+
+// upstreamRequests checks, through Caddy's /reverse_proxy/upstreams, that
+// want requests are in flight to the app at addr.
+func upstreamRequests(t *testing.T, addr string, want int) error {
+	t.Helper()
+	u, listed, all := upstream(t, addr)
+	switch {
+	case !listed && want > 0:
+		// absent means none in flight, which is no proof of want
+		return fmt.Errorf("%s is not among Caddy's upstreams (%s), want %d requests in flight", addr, all, want)
+	case u.NumRequests != want:
+		return fmt.Errorf("%d requests in flight to %s, want %d", u.NumRequests, addr, want)
 	}
 	return nil
 }
@@ -565,23 +576,14 @@ func TestProxyFailLimitAppDown(t *testing.T) {
 // turns requests for addr away while the failure lasts.
 func upstreamFails(t *testing.T, addr string) error {
 	t.Helper()
-	res := fetch(t, http.DefaultClient, "GET", "http://localhost:"+adminP+"/reverse_proxy/upstreams")
-	var list []struct {
-		Address string `json:"address"`
-		Fails   int    `json:"fails"`
+	u, listed, all := upstream(t, addr)
+	switch {
+	case !listed:
+		return fmt.Errorf("%s is not among Caddy's upstreams (%s)", addr, all)
+	case u.Fails < 1:
+		return fmt.Errorf("%s has %d failures", addr, u.Fails)
 	}
-	if err := json.Unmarshal([]byte(res.body), &list); err != nil {
-		t.Fatalf("/reverse_proxy/upstreams: %d %q: %v", res.status, res.body, err)
-	}
-	for _, u := range list {
-		if u.Address == addr {
-			if u.Fails < 1 {
-				return fmt.Errorf("%s has %d failures", addr, u.Fails)
-			}
-			return nil
-		}
-	}
-	return fmt.Errorf("%s is not among Caddy's upstreams (%s)", addr, res.body)
+	return nil
 }
 
 // holdRequest sends a GET for url and returns once the app has it (a
